@@ -1,0 +1,51 @@
+"""Run the local AWS emulator (moto's server) on a free loopback port.
+
+Prints one line, `ready http://127.0.0.1:PORT`, once the server accepts
+requests, then serves until standard input reaches end of file. Tying the
+server's life to a pipe means it can never outlive the test or script that
+started it, however that process ends.
+
+With --seed-demo it first stores the sample secrets the demo resolves.
+"""
+
+import os
+import sys
+
+from moto.server import ThreadedMotoServer
+
+
+def seed_demo(endpoint: str) -> None:
+    import json
+
+    import boto3
+
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    sm = boto3.client("secretsmanager", endpoint_url=endpoint, region_name=region)
+    ssm = boto3.client("ssm", endpoint_url=endpoint, region_name=region)
+    sm.create_secret(
+        Name="demo/db",
+        SecretString=json.dumps(
+            {"username": "app", "password": "demo-db-password", "port": 5432}
+        ),
+    )
+    sm.create_secret(Name="demo/api-key", SecretString="demo-api-key-0123456789")
+    ssm.put_parameter(Name="/demo/log-level", Value="debug", Type="String")
+    ssm.put_parameter(
+        Name="/demo/token", Value="demo-ssm-token-abcdef", Type="SecureString"
+    )
+
+
+def main() -> None:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    if "--seed-demo" in sys.argv[1:]:
+        seed_demo(endpoint)
+    print(f"ready {endpoint}", flush=True)
+    sys.stdin.read()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

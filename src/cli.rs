@@ -1,0 +1,256 @@
+//! Parses the command line and the `AWS_INIT_*` variables into an action.
+//!
+//! Options come first and parsing stops at the first argument that is not
+//! one, so `aws-init sh -c '...'` needs no `--`. A flag wins over its
+//! variable.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::log::Level;
+
+pub const HELP: &str = "\
+aws-init: resolve AWS secret references in the environment, then run a command
+as a container's init (PID 1).
+
+Usage: aws-init [OPTIONS] [--] COMMAND [ARGS...]
+       aws-init --health-check
+
+A variable whose whole value is a reference is replaced by what it names:
+  aws-secret:NAME_OR_ARN[#KEY]      Secrets Manager (SecretString)
+  aws-secret:/aws/reference/secretsmanager/NAME[#KEY]
+                                    the same secret, through Parameter Store
+  aws-ssm:NAME_OR_ARN[#KEY]         Parameter Store (SecureString decrypted)
+  arn:...:secretsmanager:...:secret:NAME, arn:...:ssm:...:parameter/NAME
+                                    bare ARNs, unless --no-bare-arns
+#KEY picks a top-level key of a JSON object. Every other value passes
+through unchanged. References are resolved once, before COMMAND starts; if
+any fails, COMMAND does not start.
+
+Options:
+      --log-level LEVEL       error, warn, info or debug [default: info]
+                              [env: AWS_INIT_LOG_LEVEL]
+      --no-bare-arns          leave bare secret and parameter ARNs as they are
+                              [env: AWS_INIT_BARE_ARNS=0]
+      --literal NAME          keep variable NAME's value literal; repeatable
+                              [env: AWS_INIT_LITERAL=NAME,NAME...]
+      --grace-period DURATION after forwarding SIGTERM, SIGKILL what is left
+                              once DURATION has passed (10s, 1500ms, 2m);
+                              by default aws-init waits as long as it takes
+                              [env: AWS_INIT_GRACE_PERIOD]
+  -h, --health-check          check AWS credentials with STS GetCallerIdentity
+                              (5 s limit) and exit 0 or 1
+      --help                  print this help and exit
+  -V, -v, --version           print the version and exit
+
+Exit codes:
+  0-255  COMMAND's own exit code
+  128+N  COMMAND was killed by signal N (SIGTERM: 143, SIGKILL: 137)
+  125    aws-init failed, for example a reference did not resolve; COMMAND
+         did not start
+  126    COMMAND was found but could not be executed
+  127    COMMAND was not found
+  2      usage error
+  0, 1   health check passed, failed
+";
+
+/// How references are recognised and how the command is supervised.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    pub log_level: Level,
+    pub bare_arns: bool,
+    pub literal: Vec<String>,
+    pub grace_period: Option<Duration>,
+}
+
+/// What aws-init was asked to do.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Action {
+    Help,
+    Version,
+    HealthCheck(Options),
+    Run {
+        options: Options,
+        command: Vec<OsString>,
+    },
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum UsageError {
+    #[error("unknown option `{0}`; see aws-init --help")]
+    UnknownOption(String),
+    #[error("option `{0}` needs a value")]
+    MissingValue(&'static str),
+    #[error("option `{0}` takes no value")]
+    UnexpectedValue(&'static str),
+    #[error("invalid {source_name} `{value}`: {reason}")]
+    InvalidValue {
+        source_name: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+    #[error("no command given; usage: aws-init [OPTIONS] [--] COMMAND [ARGS...]")]
+    NoCommand,
+}
+
+/// Parses `args` (without the program name), reading defaults through
+/// `var`.
+pub fn parse(
+    args: Vec<OsString>,
+    var: impl Fn(&str) -> Option<OsString>,
+) -> Result<Action, UsageError> {
+    let mut options = Options {
+        log_level: Level::Info,
+        bare_arns: true,
+        literal: Vec::new(),
+        grace_period: None,
+    };
+    if let Some(value) = text_var(&var, "AWS_INIT_LOG_LEVEL")? {
+        options.log_level = parse_level("AWS_INIT_LOG_LEVEL", &value)?;
+    }
+    if let Some(value) = text_var(&var, "AWS_INIT_BARE_ARNS")? {
+        options.bare_arns = parse_bool("AWS_INIT_BARE_ARNS", &value)?;
+    }
+    if let Some(value) = text_var(&var, "AWS_INIT_LITERAL")? {
+        options.literal.extend(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    if let Some(value) = text_var(&var, "AWS_INIT_GRACE_PERIOD")? {
+        options.grace_period = Some(parse_duration("AWS_INIT_GRACE_PERIOD", &value)?);
+    }
+
+    let mut health_check = false;
+    let mut args = args.into_iter();
+    let mut command = Vec::new();
+    while let Some(arg) = args.next() {
+        let Some(text) = arg.to_str() else {
+            command.push(arg);
+            break;
+        };
+        if text == "--" {
+            break;
+        }
+        if !text.starts_with('-') || text == "-" {
+            command.push(arg);
+            break;
+        }
+        let (flag, inline) = match text.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_owned())),
+            _ => (text, None),
+        };
+        let mut value = |name: &'static str| -> Result<String, UsageError> {
+            match inline.clone() {
+                Some(value) => Ok(value),
+                None => args
+                    .next()
+                    .map(|value| value.to_string_lossy().into_owned())
+                    .ok_or(UsageError::MissingValue(name)),
+            }
+        };
+        let no_value = |name: &'static str| match inline {
+            Some(_) => Err(UsageError::UnexpectedValue(name)),
+            None => Ok(()),
+        };
+        match flag {
+            "--help" => return Ok(Action::Help),
+            "-V" | "-v" | "--version" => return Ok(Action::Version),
+            "-h" | "--health-check" => {
+                no_value("--health-check")?;
+                health_check = true;
+            }
+            "--log-level" => {
+                options.log_level = parse_level("--log-level", &value("--log-level")?)?;
+            }
+            "--no-bare-arns" => {
+                no_value("--no-bare-arns")?;
+                options.bare_arns = false;
+            }
+            "--literal" => options.literal.push(value("--literal")?),
+            "--grace-period" => {
+                let text = value("--grace-period")?;
+                options.grace_period = Some(parse_duration("--grace-period", &text)?);
+            }
+            _ => return Err(UsageError::UnknownOption(text.to_owned())),
+        }
+    }
+    command.extend(args);
+
+    if health_check {
+        return Ok(Action::HealthCheck(options));
+    }
+    if command.is_empty() {
+        return Err(UsageError::NoCommand);
+    }
+    Ok(Action::Run { options, command })
+}
+
+/// Reads a variable, treating an empty one as unset.
+fn text_var(
+    var: &impl Fn(&str) -> Option<OsString>,
+    name: &'static str,
+) -> Result<Option<String>, UsageError> {
+    match var(name) {
+        None => Ok(None),
+        Some(value) if value.is_empty() => Ok(None),
+        Some(value) => match value.into_string() {
+            Ok(text) => Ok(Some(text)),
+            Err(value) => Err(UsageError::InvalidValue {
+                source_name: name,
+                value: value.to_string_lossy().into_owned(),
+                reason: "not valid UTF-8",
+            }),
+        },
+    }
+}
+
+fn parse_level(source_name: &'static str, text: &str) -> Result<Level, UsageError> {
+    Level::parse(text).ok_or_else(|| UsageError::InvalidValue {
+        source_name,
+        value: text.to_owned(),
+        reason: "expected error, warn, info or debug",
+    })
+}
+
+fn parse_bool(source_name: &'static str, text: &str) -> Result<bool, UsageError> {
+    match text.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(UsageError::InvalidValue {
+            source_name,
+            value: text.to_owned(),
+            reason: "expected 1 or 0",
+        }),
+    }
+}
+
+/// Parses `1500ms`, `10s`, `2m` or `1h`; a bare number is seconds.
+fn parse_duration(source_name: &'static str, text: &str) -> Result<Duration, UsageError> {
+    let invalid = || UsageError::InvalidValue {
+        source_name,
+        value: text.to_owned(),
+        reason: "expected a whole number with ms, s, m or h, such as 10s or 1500ms",
+    };
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits.parse().map_err(|_| invalid())?;
+    let millis = match unit {
+        "ms" => Some(number),
+        "" | "s" => number.checked_mul(1_000),
+        "m" => number.checked_mul(60_000),
+        "h" => number.checked_mul(3_600_000),
+        _ => None,
+    };
+    millis.map(Duration::from_millis).ok_or_else(invalid)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,185 @@
+//! Unit tests for the command line and the `AWS_INIT_*` variables.
+
+use super::*;
+
+fn args(list: &[&str]) -> Vec<OsString> {
+    list.iter().map(OsString::from).collect()
+}
+
+fn parse_with(list: &[&str], vars: &[(&str, &str)]) -> Result<Action, UsageError> {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    parse(args(list), |name| {
+        vars.iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| OsString::from(value))
+    })
+}
+
+fn defaults() -> Options {
+    Options {
+        log_level: Level::Info,
+        bare_arns: true,
+        literal: Vec::new(),
+        grace_period: None,
+    }
+}
+
+fn run(options: Options, command: &[&str]) -> Result<Action, UsageError> {
+    Ok(Action::Run {
+        options,
+        command: args(command),
+    })
+}
+
+#[test]
+fn parsing_stops_at_the_first_non_option() {
+    assert_eq!(
+        parse_with(&["sh", "-c", "echo --help"], &[]),
+        run(defaults(), &["sh", "-c", "echo --help"])
+    );
+}
+
+#[test]
+fn double_dash_ends_the_options() {
+    assert_eq!(
+        parse_with(&["--", "--help"], &[]),
+        run(defaults(), &["--help"])
+    );
+}
+
+#[test]
+fn help_version_and_health_check() {
+    assert_eq!(parse_with(&["--help"], &[]), Ok(Action::Help));
+    for flag in ["-V", "-v", "--version"] {
+        assert_eq!(parse_with(&[flag], &[]), Ok(Action::Version));
+    }
+    for flag in ["-h", "--health-check"] {
+        assert_eq!(
+            parse_with(&[flag], &[]),
+            Ok(Action::HealthCheck(defaults()))
+        );
+    }
+}
+
+#[test]
+fn every_option_with_its_value() {
+    let expected = Options {
+        log_level: Level::Debug,
+        bare_arns: false,
+        literal: vec!["A".into(), "B".into()],
+        grace_period: Some(Duration::from_millis(1500)),
+    };
+    assert_eq!(
+        parse_with(
+            &[
+                "--log-level",
+                "debug",
+                "--no-bare-arns",
+                "--literal",
+                "A",
+                "--literal=B",
+                "--grace-period=1500ms",
+                "app",
+            ],
+            &[]
+        ),
+        run(expected, &["app"])
+    );
+}
+
+#[test]
+fn every_option_from_its_variable() {
+    let expected = Options {
+        log_level: Level::Error,
+        bare_arns: false,
+        literal: vec!["A".into(), "B".into()],
+        grace_period: Some(Duration::from_secs(10)),
+    };
+    assert_eq!(
+        parse_with(
+            &["app"],
+            &[
+                ("AWS_INIT_LOG_LEVEL", "error"),
+                ("AWS_INIT_BARE_ARNS", "0"),
+                ("AWS_INIT_LITERAL", "A, B"),
+                ("AWS_INIT_GRACE_PERIOD", "10s"),
+            ]
+        ),
+        run(expected, &["app"])
+    );
+}
+
+#[test]
+fn flags_win_over_variables() {
+    let expected = Options {
+        log_level: Level::Warn,
+        grace_period: Some(Duration::from_secs(120)),
+        ..defaults()
+    };
+    assert_eq!(
+        parse_with(
+            &["--log-level", "warn", "--grace-period", "2m", "app"],
+            &[
+                ("AWS_INIT_LOG_LEVEL", "debug"),
+                ("AWS_INIT_GRACE_PERIOD", "1s")
+            ]
+        ),
+        run(expected, &["app"])
+    );
+}
+
+#[test]
+fn durations() {
+    for (text, millis) in [
+        ("10s", 10_000),
+        ("1500ms", 1_500),
+        ("3", 3_000),
+        ("1h", 3_600_000),
+        ("0s", 0),
+    ] {
+        assert_eq!(
+            parse_duration("--grace-period", text),
+            Ok(Duration::from_millis(millis)),
+            "{text}"
+        );
+    }
+    for text in ["", "s", "1.5s", "-1s", "10 s", "10d", "99999999999999999999h"] {
+        assert!(parse_duration("--grace-period", text).is_err(), "{text}");
+    }
+}
+
+#[test]
+fn usage_errors() {
+    assert_eq!(parse_with(&[], &[]), Err(UsageError::NoCommand));
+    assert_eq!(
+        parse_with(&["--log-level"], &[]),
+        Err(UsageError::MissingValue("--log-level"))
+    );
+    assert_eq!(
+        parse_with(&["--bogus", "app"], &[]),
+        Err(UsageError::UnknownOption("--bogus".into()))
+    );
+    assert_eq!(
+        parse_with(&["--no-bare-arns=1", "app"], &[]),
+        Err(UsageError::UnexpectedValue("--no-bare-arns"))
+    );
+    assert!(matches!(
+        parse_with(&["app"], &[("AWS_INIT_BARE_ARNS", "maybe")]),
+        Err(UsageError::InvalidValue { .. })
+    ));
+    assert!(matches!(
+        parse_with(&["--log-level", "loud", "app"], &[]),
+        Err(UsageError::InvalidValue { .. })
+    ));
+}
+
+#[test]
+fn empty_variables_count_as_unset() {
+    assert_eq!(
+        parse_with(&["app"], &[("AWS_INIT_LOG_LEVEL", "")]),
+        run(defaults(), &["app"])
+    );
+}

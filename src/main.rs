@@ -1,0 +1,53 @@
+//! aws-init: resolves AWS secret references in the environment, then runs a
+//! command under an init that forwards signals and reaps zombies.
+
+mod cli;
+mod exit_code;
+mod health;
+mod log;
+mod reference;
+mod resolve;
+mod secret;
+mod supervise;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use cli::Action;
+
+fn main() -> ExitCode {
+    let args = std::env::args_os().skip(1).collect();
+    let action = match cli::parse(args, |name| std::env::var_os(name)) {
+        Ok(action) => action,
+        Err(error) => {
+            log::error!("{error}");
+            return ExitCode::from(exit_code::USAGE);
+        }
+    };
+
+    let code = match action {
+        Action::Help => {
+            let _ = std::io::stdout().write_all(cli::HELP.as_bytes());
+            0
+        }
+        Action::Version => {
+            let _ = writeln!(std::io::stdout(), "aws-init {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Action::HealthCheck(options) => {
+            log::set_level(options.log_level);
+            health::run()
+        }
+        Action::Run { options, command } => {
+            log::set_level(options.log_level);
+            match supervise::run(&options, command) {
+                Ok(code) => code,
+                Err(error) => {
+                    log::error!("{error}");
+                    exit_code::FAILED
+                }
+            }
+        }
+    };
+    ExitCode::from(code)
+}

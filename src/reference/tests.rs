@@ -1,0 +1,250 @@
+//! Unit tests for the reference parser.
+
+use super::*;
+
+const SECRET_ARN: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/token-AbCdEf";
+const PARAMETER_ARN: &str = "arn:aws:ssm:eu-west-1:123456789012:parameter/app/token";
+
+fn secret(id: &str, region: Option<&str>, key: Option<&str>) -> Option<Reference> {
+    Some(Reference {
+        source: Source::Secret { id: id.to_owned() },
+        region: region.map(str::to_owned),
+        key: key.map(str::to_owned),
+    })
+}
+
+fn parameter(name: &str, region: Option<&str>, key: Option<&str>) -> Option<Reference> {
+    Some(Reference {
+        source: Source::Parameter {
+            name: name.to_owned(),
+        },
+        region: region.map(str::to_owned),
+        key: key.map(str::to_owned),
+    })
+}
+
+#[test]
+fn secret_by_name() {
+    assert_eq!(
+        parse("aws-secret:myapp/db", true),
+        Ok(secret("myapp/db", None, None))
+    );
+}
+
+#[test]
+fn secret_with_key() {
+    assert_eq!(
+        parse("aws-secret:myapp/db#password", true),
+        Ok(secret("myapp/db", None, Some("password")))
+    );
+}
+
+#[test]
+fn key_keeps_everything_after_the_first_hash() {
+    assert_eq!(
+        parse("aws-secret:myapp/db#a#b.c", true),
+        Ok(secret("myapp/db", None, Some("a#b.c")))
+    );
+}
+
+#[test]
+fn secret_by_arn_takes_the_arn_region() {
+    let value = format!("aws-secret:{SECRET_ARN}#password");
+    assert_eq!(
+        parse(&value, true),
+        Ok(secret(SECRET_ARN, Some("eu-west-1"), Some("password")))
+    );
+}
+
+#[test]
+fn secret_through_parameter_store() {
+    assert_eq!(
+        parse("aws-secret:/aws/reference/secretsmanager/myapp/db#user", true),
+        Ok(parameter(
+            "/aws/reference/secretsmanager/myapp/db",
+            None,
+            Some("user")
+        ))
+    );
+}
+
+#[test]
+fn parameter_by_name_and_path() {
+    assert_eq!(
+        parse("aws-ssm:/myapp/token", true),
+        Ok(parameter("/myapp/token", None, None))
+    );
+    assert_eq!(
+        parse("aws-ssm:plain#k", true),
+        Ok(parameter("plain", None, Some("k")))
+    );
+}
+
+#[test]
+fn parameter_by_arn_takes_the_arn_region() {
+    let value = format!("aws-ssm:{PARAMETER_ARN}");
+    assert_eq!(
+        parse(&value, true),
+        Ok(parameter(PARAMETER_ARN, Some("eu-west-1"), None))
+    );
+}
+
+#[test]
+fn bare_secret_and_parameter_arns_are_references() {
+    assert_eq!(
+        parse(SECRET_ARN, true),
+        Ok(secret(SECRET_ARN, Some("eu-west-1"), None))
+    );
+    assert_eq!(
+        parse(PARAMETER_ARN, true),
+        Ok(parameter(PARAMETER_ARN, Some("eu-west-1"), None))
+    );
+}
+
+#[test]
+fn bare_arns_can_be_switched_off() {
+    assert_eq!(parse(SECRET_ARN, false), Ok(None));
+    assert_eq!(parse(PARAMETER_ARN, false), Ok(None));
+    // The explicit schemes still work.
+    assert!(parse("aws-ssm:/x", false).unwrap().is_some());
+}
+
+#[test]
+fn other_arns_pass_through() {
+    for value in [
+        "arn:aws:iam::123456789012:role/my-irsa-role",
+        "arn:aws:sqs:us-east-1:123456789012:my-queue",
+        "arn:aws:secretsmanager:us-east-1:123456789012:other:thing",
+        "arn:aws:ssm:us-east-1:123456789012:document/doc",
+        "arn:nonsense",
+    ] {
+        assert_eq!(parse(value, true), Ok(None), "{value}");
+    }
+}
+
+#[test]
+fn ordinary_values_are_not_references() {
+    for value in [
+        "",
+        "hello",
+        "postgres://user@host/db",
+        " aws-secret:x",
+        "AWS-SECRET:x",
+        "aws-secretx",
+    ] {
+        assert_eq!(parse(value, true), Ok(None), "{value:?}");
+    }
+}
+
+#[test]
+fn empty_names_and_keys_are_errors() {
+    assert_eq!(parse("aws-secret:", true), Err(ReferenceError::EmptyName));
+    assert_eq!(parse("aws-secret:#k", true), Err(ReferenceError::EmptyName));
+    assert_eq!(parse("aws-ssm:", true), Err(ReferenceError::EmptyName));
+    assert_eq!(parse("aws-ssm:/", true), Err(ReferenceError::EmptyName));
+    assert_eq!(parse("aws-secret:app#", true), Err(ReferenceError::EmptyKey));
+    assert_eq!(
+        parse("aws-secret:/aws/reference/secretsmanager/", true),
+        Err(ReferenceError::EmptyName)
+    );
+}
+
+#[test]
+fn pointer_keys_are_reserved() {
+    assert_eq!(
+        parse("aws-secret:app#/a/b", true),
+        Err(ReferenceError::PointerKey)
+    );
+}
+
+#[test]
+fn version_selectors_are_reserved() {
+    assert_eq!(
+        parse("aws-secret:app?version-stage=AWSPREVIOUS", true),
+        Err(ReferenceError::VersionSelector('?'))
+    );
+    assert_eq!(
+        parse("aws-ssm:/app/token:3", true),
+        Err(ReferenceError::VersionSelector(':'))
+    );
+}
+
+#[test]
+fn secret_scheme_rejects_another_services_arn() {
+    let value = format!("aws-secret:{PARAMETER_ARN}");
+    assert_eq!(
+        parse(&value, true),
+        Err(ReferenceError::WrongService {
+            expected: "Secrets Manager secret",
+            found: "ssm".to_owned()
+        })
+    );
+    let value = format!("aws-ssm:{SECRET_ARN}");
+    assert!(matches!(
+        parse(&value, true),
+        Err(ReferenceError::WrongService { .. })
+    ));
+}
+
+#[test]
+fn partition_must_match_the_region() {
+    assert_eq!(
+        parse(
+            "arn:aws:secretsmanager:cn-north-1:123456789012:secret:x",
+            true
+        ),
+        Err(ReferenceError::WrongPartition {
+            partition: "aws".to_owned(),
+            region: "cn-north-1".to_owned()
+        })
+    );
+    assert_eq!(
+        parse(
+            "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:x",
+            true
+        ),
+        Ok(secret(
+            "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:x",
+            Some("cn-north-1"),
+            None
+        ))
+    );
+    assert_eq!(
+        parse("arn:aws-moon:ssm:us-east-1:123456789012:parameter/x", true),
+        Err(ReferenceError::UnknownPartition("aws-moon".to_owned()))
+    );
+}
+
+#[test]
+fn malformed_secret_arns_are_errors() {
+    assert_eq!(
+        parse("arn:aws:secretsmanager::123456789012:secret:x", true),
+        Err(ReferenceError::BadArn("the region is empty"))
+    );
+    assert_eq!(
+        parse("arn:aws:secretsmanager:us-east-1:1234:secret:x", true),
+        Err(ReferenceError::BadArn("the account must be 12 digits"))
+    );
+    assert_eq!(
+        parse("aws-secret:arn:aws:secretsmanager:us-east-1", true),
+        Err(ReferenceError::BadArn("expected six fields"))
+    );
+    assert_eq!(
+        parse(
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:",
+            true
+        ),
+        Err(ReferenceError::EmptyName)
+    );
+}
+
+#[test]
+fn ecs_fields_are_reserved() {
+    assert_eq!(
+        parse(
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf:password::",
+            true
+        ),
+        Err(ReferenceError::EcsFields)
+    );
+}

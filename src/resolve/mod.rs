@@ -1,0 +1,296 @@
+//! Resolves the references in an environment against AWS.
+//!
+//! Every variable is classified first. Then each distinct secret or
+//! parameter is fetched once, all of them concurrently, so that N
+//! references cost about one round trip. Nothing is returned unless every
+//! reference resolved: the caller gets either the whole environment or the
+//! whole list of failures.
+
+mod json;
+mod parameter_store;
+mod secrets_manager;
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Instant;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use thiserror::Error;
+
+use crate::log;
+use crate::reference::{self, Reference, ReferenceError, Source};
+use crate::secret::Secret;
+
+pub use json::JsonError;
+
+/// How references are recognised.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Whether a bare secret or parameter ARN is a reference.
+    pub bare_arns: bool,
+    /// Variables whose values are kept literal, whatever they hold.
+    pub literal: Vec<String>,
+}
+
+/// One variable of the command's environment.
+pub struct Variable {
+    pub name: OsString,
+    pub value: Value,
+}
+
+/// A variable's value: passed through as it was, or resolved.
+pub enum Value {
+    Plain(OsString),
+    Resolved(Secret),
+}
+
+/// A reference that could not be resolved.
+#[derive(Debug)]
+pub struct Failure {
+    pub variable: String,
+    /// The reference as written, which names a secret but never holds one.
+    pub reference: String,
+    pub error: ResolveError,
+}
+
+#[derive(Debug, Error)]
+pub enum ResolveError {
+    #[error("invalid reference: {0}")]
+    Reference(#[from] ReferenceError),
+    #[error(transparent)]
+    Fetch(FetchError),
+    #[error(transparent)]
+    Json(#[from] JsonError),
+}
+
+/// Why a secret or parameter could not be read.
+#[derive(Clone, Debug, Error)]
+pub enum FetchError {
+    #[error("{code}: {message}")]
+    Service { code: String, message: String },
+    #[error("request failed: {0}")]
+    Transport(String),
+    #[error("no AWS region is set; set AWS_REGION or refer to the value by ARN")]
+    NoRegion,
+    #[error("the secret holds binary data (SecretBinary), which is not supported yet")]
+    Binary,
+    #[error("the response held no value")]
+    Empty,
+}
+
+impl FetchError {
+    /// Converts an SDK error, keeping the AWS error code when there is one.
+    fn from_sdk<E, R>(error: SdkError<E, R>) -> FetchError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        match error.code() {
+            Some(code) => FetchError::Service {
+                code: code.to_owned(),
+                message: error.message().unwrap_or("no message").to_owned(),
+            },
+            None => FetchError::Transport(DisplayErrorContext(&error).to_string()),
+        }
+    }
+}
+
+/// One secret or parameter to fetch: what, and in which region.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct FetchKey {
+    source: Source,
+    region: Option<String>,
+}
+
+type Fetched = Vec<(FetchKey, Result<Secret, FetchError>)>;
+type FetchFuture<'a> = Pin<Box<dyn Future<Output = Fetched> + 'a>>;
+
+/// What a variable turned out to be before anything is fetched.
+enum Entry {
+    Plain(OsString, OsString),
+    Reference {
+        name: OsString,
+        raw: String,
+        reference: Reference,
+    },
+}
+
+/// Resolves every reference in `env`, keeping the variables' order.
+pub async fn resolve(
+    env: Vec<(OsString, OsString)>,
+    options: &Options,
+) -> Result<Vec<Variable>, Vec<Failure>> {
+    let literal: HashSet<&OsStr> = options.literal.iter().map(OsStr::new).collect();
+    let mut failures = Vec::new();
+    let mut entries = Vec::with_capacity(env.len());
+    for (name, value) in env {
+        let parsed = match value.to_str() {
+            Some(text) if !literal.contains(name.as_os_str()) => {
+                reference::parse(text, options.bare_arns)
+            }
+            _ => Ok(None),
+        };
+        match parsed {
+            Ok(None) => entries.push(Entry::Plain(name, value)),
+            Ok(Some(reference)) => entries.push(Entry::Reference {
+                raw: value.to_string_lossy().into_owned(),
+                name,
+                reference,
+            }),
+            Err(error) => failures.push(Failure {
+                variable: name.to_string_lossy().into_owned(),
+                reference: value.to_string_lossy().into_owned(),
+                error: error.into(),
+            }),
+        }
+    }
+
+    let keys: Vec<FetchKey> = entries
+        .iter()
+        .filter_map(|entry| match entry {
+            Entry::Reference { reference, .. } => Some(FetchKey {
+                source: reference.source.clone(),
+                region: reference.region.clone(),
+            }),
+            Entry::Plain(..) => None,
+        })
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+
+    // An environment without references never touches AWS, not even to
+    // load the configuration.
+    let mut fetched = HashMap::new();
+    if !keys.is_empty() {
+        let started = Instant::now();
+        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        fetched = fetch_all(&config, keys).await;
+        log::debug!(
+            "fetched {} secrets and parameters in {} ms",
+            fetched.len(),
+            started.elapsed().as_millis()
+        );
+    }
+
+    let mut variables = Vec::with_capacity(entries.len());
+    for entry in entries {
+        match entry {
+            Entry::Plain(name, value) => variables.push(Variable {
+                name,
+                value: Value::Plain(value),
+            }),
+            Entry::Reference {
+                name,
+                raw,
+                reference,
+            } => match pick(&fetched, &reference) {
+                Ok(secret) => {
+                    log::debug!("resolved {} from {raw}", name.to_string_lossy());
+                    variables.push(Variable {
+                        name,
+                        value: Value::Resolved(secret),
+                    });
+                }
+                Err(error) => failures.push(Failure {
+                    variable: name.to_string_lossy().into_owned(),
+                    reference: raw,
+                    error,
+                }),
+            },
+        }
+    }
+
+    if failures.is_empty() {
+        Ok(variables)
+    } else {
+        Err(failures)
+    }
+}
+
+/// Takes one variable's value out of what was fetched.
+fn pick(
+    fetched: &HashMap<FetchKey, Result<Secret, FetchError>>,
+    reference: &Reference,
+) -> Result<Secret, ResolveError> {
+    let key = FetchKey {
+        source: reference.source.clone(),
+        region: reference.region.clone(),
+    };
+    let secret = match fetched.get(&key) {
+        Some(Ok(secret)) => secret,
+        Some(Err(error)) => return Err(ResolveError::Fetch(error.clone())),
+        None => return Err(ResolveError::Fetch(FetchError::Empty)),
+    };
+    match &reference.key {
+        Some(json_key) => Ok(json::extract(secret.expose(), json_key)?),
+        None => Ok(Secret::new(secret.expose().to_vec())),
+    }
+}
+
+/// Fetches every key concurrently, each one once.
+async fn fetch_all(
+    config: &SdkConfig,
+    keys: Vec<FetchKey>,
+) -> HashMap<FetchKey, Result<Secret, FetchError>> {
+    let mut results = HashMap::new();
+    let mut requests: Vec<FetchFuture<'_>> = Vec::new();
+    let mut batches: HashMap<Option<String>, Vec<String>> = HashMap::new();
+
+    for key in keys {
+        if key.region.is_none() && config.region().is_none() {
+            results.insert(key, Err(FetchError::NoRegion));
+            continue;
+        }
+        match &key.source {
+            Source::Secret { id } => {
+                let client = secrets_manager::client(config, key.region.as_deref());
+                let id = id.clone();
+                requests.push(Box::pin(async move {
+                    let value = secrets_manager::get(&client, &id).await;
+                    vec![(key, value)]
+                }));
+            }
+            Source::Parameter { name } if parameter_store::batchable(name) => {
+                batches.entry(key.region).or_default().push(name.clone());
+            }
+            Source::Parameter { name } => {
+                let client = parameter_store::client(config, key.region.as_deref());
+                let name = name.clone();
+                requests.push(Box::pin(async move {
+                    let value = parameter_store::get(&client, &name).await;
+                    vec![(key, value)]
+                }));
+            }
+        }
+    }
+
+    for (region, names) in batches {
+        let client = parameter_store::client(config, region.as_deref());
+        for chunk in names.chunks(parameter_store::BATCH_LIMIT) {
+            let chunk = chunk.to_vec();
+            let client = client.clone();
+            let region = region.clone();
+            requests.push(Box::pin(async move {
+                parameter_store::get_batch(&client, &chunk)
+                    .await
+                    .into_iter()
+                    .map(|(name, value)| {
+                        let key = FetchKey {
+                            source: Source::Parameter { name },
+                            region: region.clone(),
+                        };
+                        (key, value)
+                    })
+                    .collect()
+            }));
+        }
+    }
+
+    for batch in futures_util::future::join_all(requests).await {
+        results.extend(batch);
+    }
+    results
+}

@@ -1,0 +1,109 @@
+//! Reads parameters from Parameter Store, decrypting SecureStrings.
+//!
+//! Plain names go out in GetParameters batches. ARNs and the
+//! `/aws/reference/secretsmanager/` path go one at a time with GetParameter:
+//! GetParameters rejects the reference path, and the name it returns for an
+//! ARN is not the one that was asked for.
+
+use std::time::Instant;
+
+use aws_config::{Region, SdkConfig};
+use aws_sdk_ssm::Client;
+
+use super::FetchError;
+use crate::log;
+use crate::reference::SECRETS_MANAGER_PATH;
+use crate::secret::Secret;
+
+/// The most names GetParameters accepts in one call.
+pub const BATCH_LIMIT: usize = 10;
+
+/// Builds a client for `region`, or for the configured region when `None`.
+pub fn client(config: &SdkConfig, region: Option<&str>) -> Client {
+    let mut builder = aws_sdk_ssm::config::Builder::from(config);
+    if let Some(region) = region {
+        builder = builder.region(Region::new(region.to_owned()));
+    }
+    Client::from_conf(builder.build())
+}
+
+/// Tells whether `name` can go out in a GetParameters batch.
+pub fn batchable(name: &str) -> bool {
+    !name.starts_with("arn:") && !name.starts_with(SECRETS_MANAGER_PATH)
+}
+
+/// Fetches one parameter by name or ARN with GetParameter.
+pub async fn get(client: &Client, name: &str) -> Result<Secret, FetchError> {
+    let started = Instant::now();
+    let result = client
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await;
+    log::debug!(
+        "GetParameter {name}: {} in {} ms",
+        if result.is_ok() { "ok" } else { "failed" },
+        started.elapsed().as_millis()
+    );
+    let output = result.map_err(FetchError::from_sdk)?;
+    output
+        .parameter
+        .and_then(|parameter| parameter.value)
+        .map(Secret::from_string)
+        .ok_or(FetchError::Empty)
+}
+
+/// Fetches up to [`BATCH_LIMIT`] parameters with one GetParameters call,
+/// returning a result for every name asked for.
+pub async fn get_batch(
+    client: &Client,
+    names: &[String],
+) -> Vec<(String, Result<Secret, FetchError>)> {
+    let started = Instant::now();
+    let result = client
+        .get_parameters()
+        .set_names(Some(names.to_vec()))
+        .with_decryption(true)
+        .send()
+        .await;
+    log::debug!(
+        "GetParameters ({} names): {} in {} ms",
+        names.len(),
+        if result.is_ok() { "ok" } else { "failed" },
+        started.elapsed().as_millis()
+    );
+    let output = match result {
+        Ok(output) => output,
+        Err(error) => {
+            let error = FetchError::from_sdk(error);
+            return names
+                .iter()
+                .map(|name| (name.clone(), Err(error.clone())))
+                .collect();
+        }
+    };
+
+    let mut found: Vec<(String, Secret)> = output
+        .parameters
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|parameter| Some((parameter.name?, Secret::from_string(parameter.value?))))
+        .collect();
+    let invalid = output.invalid_parameters.unwrap_or_default();
+
+    names
+        .iter()
+        .map(|name| {
+            let value = match found.iter().position(|(found, _)| found == name) {
+                Some(index) => Ok(found.swap_remove(index).1),
+                None if invalid.contains(name) => Err(FetchError::Service {
+                    code: "ParameterNotFound".to_owned(),
+                    message: "GetParameters listed it among InvalidParameters".to_owned(),
+                }),
+                None => Err(FetchError::Empty),
+            };
+            (name.clone(), value)
+        })
+        .collect()
+}

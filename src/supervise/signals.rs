@@ -1,0 +1,130 @@
+//! Blocks, waits for and forwards signals for the init.
+//!
+//! The init blocks every signal it can and takes them one at a time with
+//! sigtimedwait(2), so it never runs a handler. Blocking also matters for
+//! PID 1: the kernel discards a signal sent to an init whose disposition is
+//! the default, unless the signal is blocked (signal(7), "the init
+//! process").
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::time::Duration;
+
+/// Synchronous faults stay unblocked: blocking them makes a real fault
+/// undeliverable, and the kernel kills the process anyway. They are raised
+/// by aws-init's own code, so there is nothing to forward.
+const FAULTS: &[libc::c_int] = &[
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGFPE,
+    libc::SIGILL,
+    libc::SIGTRAP,
+    libc::SIGSYS,
+];
+
+/// A set of signals.
+#[derive(Clone, Copy)]
+pub struct SignalSet(libc::sigset_t);
+
+impl SignalSet {
+    /// Every signal the init takes: all but the faults, SIGKILL and SIGSTOP.
+    pub fn init() -> SignalSet {
+        let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: sigfillset initialises the set, and sigdelset only
+        // touches an initialised set with valid signal numbers.
+        unsafe {
+            libc::sigfillset(set.as_mut_ptr());
+            for &signal in FAULTS {
+                libc::sigdelset(set.as_mut_ptr(), signal);
+            }
+            SignalSet(set.assume_init())
+        }
+    }
+
+    /// Blocks this set and returns the mask that was in force before.
+    pub fn block(&self) -> io::Result<SignalSet> {
+        let mut old = MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: both pointers are valid for the call.
+        let rc = unsafe { libc::sigprocmask(libc::SIG_BLOCK, &self.0, old.as_mut_ptr()) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: sigprocmask filled `old` on success.
+        Ok(SignalSet(unsafe { old.assume_init() }))
+    }
+
+    /// Makes this set the whole signal mask.
+    pub fn set_mask(&self) -> io::Result<()> {
+        // SAFETY: the pointer is valid; the old mask is not wanted.
+        let rc = unsafe { libc::sigprocmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Takes the next pending signal of this set, waiting at most
+    /// `timeout`, or forever when it is `None`. Returns `None` on timeout.
+    pub fn wait(&self, timeout: Option<Duration>) -> io::Result<Option<libc::c_int>> {
+        loop {
+            let timespec = timeout.map(|timeout| libc::timespec {
+                tv_sec: timeout.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+                tv_nsec: timeout.subsec_nanos() as libc::c_long,
+            });
+            let timespec_ptr = timespec
+                .as_ref()
+                .map_or(std::ptr::null(), |timespec| timespec as *const _);
+            // SAFETY: the set is initialised and the timespec, when given,
+            // lives until the call returns; siginfo is not wanted.
+            let signal = unsafe { libc::sigtimedwait(&self.0, std::ptr::null_mut(), timespec_ptr) };
+            if signal >= 0 {
+                return Ok(Some(signal));
+            }
+            let error = io::Error::last_os_error();
+            match error.raw_os_error() {
+                Some(libc::EAGAIN) => return Ok(None),
+                Some(libc::EINTR) => continue,
+                _ => return Err(error),
+            }
+        }
+    }
+}
+
+/// Sends `signal` to process group `group`, or to the process of the same
+/// number when the group is gone; a command may leave its group, and the
+/// signal should still reach it.
+pub fn send_to_group(group: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: kill has no memory-safety requirements.
+    if unsafe { libc::kill(-group, signal) } == 0 {
+        return Ok(());
+    }
+    let error = io::Error::last_os_error();
+    if error.raw_os_error() != Some(libc::ESRCH) {
+        return Err(error);
+    }
+    // SAFETY: as above.
+    if unsafe { libc::kill(group, signal) } == 0 {
+        return Ok(());
+    }
+    Err(io::Error::last_os_error())
+}
+
+/// Names a signal for log lines: `SIGTERM`, `SIGRTMIN+3`, or its number.
+pub fn name(signal: libc::c_int) -> String {
+    let rtmin = libc::SIGRTMIN();
+    if (rtmin..=libc::SIGRTMAX()).contains(&signal) {
+        return format!("SIGRTMIN+{}", signal - rtmin);
+    }
+    nix::sys::signal::Signal::try_from(signal)
+        .map(|signal| signal.as_str().to_owned())
+        .unwrap_or_else(|_| format!("signal {signal}"))
+}
+
+/// Tells whether `signal` asks the process to stop. Before the command has
+/// started, these end aws-init; every other signal is dropped then.
+pub fn is_stop_request(signal: libc::c_int) -> bool {
+    matches!(
+        signal,
+        libc::SIGTERM | libc::SIGINT | libc::SIGQUIT | libc::SIGHUP
+    )
+}

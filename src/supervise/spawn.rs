@@ -1,0 +1,211 @@
+//! The child side of the fork: resolve the references, then exec the
+//! command in place of this process.
+//!
+//! Only this process ever holds a secret. Its memory, with every copy the
+//! SDK, hyper and serde made along the way, is replaced when it execs the
+//! command, or freed when it exits after a failure.
+
+use std::ffi::{CString, OsString};
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::time::Instant;
+
+use zeroize::Zeroizing;
+
+use super::signals::SignalSet;
+use crate::cli::Options;
+use crate::exit_code;
+use crate::log;
+use crate::resolve::{self, Failure, FetchError, ResolveError, Value, Variable};
+
+/// Runs the child: returns an exit code only when the command could not be
+/// started, after writing that code to the status pipe.
+pub fn run(options: &Options, command: Vec<OsString>, mask: SignalSet, status: OwnedFd) -> u8 {
+    take_terminal();
+    if let Err(error) = mask.set_mask() {
+        log::error!("cannot restore the signal mask: {error}");
+        return report(status, exit_code::FAILED);
+    }
+    // No core file may hold a secret. execve(2) restores the flag for the
+    // command.
+    // SAFETY: PR_SET_DUMPABLE takes plain integers.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+
+    let code = match resolve_environment(options) {
+        Ok(environment) => exec(&command, &environment),
+        Err(code) => code,
+    };
+    report(status, code)
+}
+
+/// Puts this process in its own group and, on a terminal, makes that group
+/// the foreground one, so that a shell reading the terminal is not stopped
+/// by SIGTTIN. SIGTTOU is still blocked here, so tcsetpgrp(3) cannot stop
+/// this process either.
+fn take_terminal() {
+    // SAFETY: these calls take plain integers. Failure (no terminal, or
+    // not the controlling one) leaves things as they were, which is fine.
+    unsafe {
+        libc::setpgid(0, 0);
+        if libc::isatty(libc::STDIN_FILENO) == 1 {
+            libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpgrp());
+        }
+    }
+}
+
+/// Tells the init that the command will not start, and returns `code`.
+fn report(status: OwnedFd, code: u8) -> u8 {
+    let _ = std::fs::File::from(status).write_all(&[code]);
+    code
+}
+
+/// The command's environment as `NAME=VALUE\0` strings, wiped on drop.
+type Environment = Vec<Zeroizing<Vec<u8>>>;
+
+fn resolve_environment(options: &Options) -> Result<Environment, u8> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| {
+            log::error!("cannot start the async runtime: {error}");
+            exit_code::FAILED
+        })?;
+
+    let started = Instant::now();
+    let resolve_options = resolve::Options {
+        bare_arns: options.bare_arns,
+        literal: options.literal.clone(),
+    };
+    let env = std::env::vars_os().collect();
+    let result = runtime.block_on(resolve::resolve(env, &resolve_options));
+    // Worker threads left behind by DNS lookups must not delay the exec,
+    // which ends them anyway.
+    runtime.shutdown_background();
+
+    let variables = result.map_err(|failures| {
+        for failure in &failures {
+            log_failure(failure);
+        }
+        log::error!(
+            "{} reference(s) failed to resolve; the command was not started",
+            failures.len()
+        );
+        exit_code::FAILED
+    })?;
+
+    let resolved = variables
+        .iter()
+        .filter(|variable| matches!(variable.value, Value::Resolved(_)))
+        .count();
+    if resolved > 0 {
+        log::info!(
+            "resolved {resolved} variable(s) in {} ms",
+            started.elapsed().as_millis()
+        );
+    }
+    build_environment(variables)
+}
+
+fn log_failure(failure: &Failure) {
+    let hint = match &failure.error {
+        ResolveError::Fetch(FetchError::Service { code, .. }) => match code.as_str() {
+            "ResourceNotFoundException" | "ParameterNotFound" => {
+                "; check the name and the region"
+            }
+            "AccessDeniedException" | "AccessDenied" => {
+                "; check that the IAM policy allows this call on this resource"
+            }
+            _ => "",
+        },
+        _ => "",
+    };
+    log::error!(
+        "{}: cannot resolve {}: {}{hint}",
+        failure.variable,
+        failure.reference,
+        failure.error
+    );
+}
+
+/// Lays out the environment for execve(2), refusing values that hold a NUL
+/// byte: the kernel would cut them short without a word.
+fn build_environment(variables: Vec<Variable>) -> Result<Environment, u8> {
+    let mut environment = Vec::with_capacity(variables.len());
+    let mut failed = false;
+    for variable in &variables {
+        let value = match &variable.value {
+            Value::Plain(value) => value.as_bytes(),
+            Value::Resolved(secret) => secret.expose(),
+        };
+        if value.contains(&0) {
+            log::error!(
+                "{}: the resolved value contains a NUL byte, which an environment \
+                 variable cannot hold; the command was not started",
+                variable.name.to_string_lossy()
+            );
+            failed = true;
+            continue;
+        }
+        let name = variable.name.as_bytes();
+        let mut entry = Zeroizing::new(Vec::with_capacity(name.len() + value.len() + 2));
+        entry.extend_from_slice(name);
+        entry.push(b'=');
+        entry.extend_from_slice(value);
+        entry.push(0);
+        environment.push(entry);
+    }
+    if failed {
+        return Err(exit_code::FAILED);
+    }
+    Ok(environment)
+}
+
+/// Replaces this process with the command; returns only on failure, with
+/// the exit code that failure calls for.
+fn exec(command: &[OsString], environment: &Environment) -> u8 {
+    // Arguments come from argv, which cannot hold a NUL.
+    let Ok(argv) = command
+        .iter()
+        .map(|arg| CString::new(arg.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        log::error!("an argument contains a NUL byte");
+        return exit_code::FAILED;
+    };
+    let Some(program) = argv.first() else {
+        return exit_code::FAILED;
+    };
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|arg| arg.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = environment
+        .iter()
+        .map(|entry| entry.as_ptr().cast())
+        .collect();
+    envp.push(std::ptr::null());
+
+    // execvpe(3) searches this process's own PATH, which aws-init never
+    // changes, and falls back to the shell for scripts without a #! line.
+    // SAFETY: every pointer refers to a NUL-terminated string that outlives
+    // the call, and both arrays end with a null pointer.
+    unsafe { libc::execvpe(program.as_ptr(), argv_ptrs.as_ptr(), envp.as_ptr()) };
+
+    let error = io::Error::last_os_error();
+    let shown = command[0].to_string_lossy();
+    match error.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::ENOTDIR) => {
+            log::error!("{shown}: command not found");
+            exit_code::NOT_FOUND
+        }
+        Some(libc::E2BIG) => {
+            log::error!(
+                "{shown}: the arguments and environment are too large to execute the command"
+            );
+            exit_code::FAILED
+        }
+        _ => {
+            log::error!("{shown}: cannot execute: {error}");
+            exit_code::NOT_EXECUTABLE
+        }
+    }
+}
