@@ -19,9 +19,15 @@ def seed_demo(endpoint: str) -> None:
 
     import boto3
 
-    region = os.environ.get("AWS_REGION", "us-east-1")
-    sm = boto3.client("secretsmanager", endpoint_url=endpoint, region_name=region)
-    ssm = boto3.client("ssm", endpoint_url=endpoint, region_name=region)
+    # The emulator accepts any credentials; these dummy ones keep the
+    # caller's environment out of it.
+    session = boto3.Session(
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name=os.environ.get("AWS_REGION", "us-east-1"),
+    )
+    sm = session.client("secretsmanager", endpoint_url=endpoint)
+    ssm = session.client("ssm", endpoint_url=endpoint)
     sm.create_secret(
         Name="demo/db",
         SecretString=json.dumps(

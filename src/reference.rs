@@ -116,7 +116,9 @@ fn parse_secret(text: &str) -> Result<Reference, ReferenceError> {
         let name = arn
             .resource
             .strip_prefix("secret:")
-            .ok_or(ReferenceError::BadArn("the resource must start with `secret:`"))?;
+            .ok_or(ReferenceError::BadArn(
+                "the resource must start with `secret:`",
+            ))?;
         if name.contains(':') {
             return Err(ReferenceError::EcsFields);
         }

@@ -146,7 +146,15 @@ fn durations() {
             "{text}"
         );
     }
-    for text in ["", "s", "1.5s", "-1s", "10 s", "10d", "99999999999999999999h"] {
+    for text in [
+        "",
+        "s",
+        "1.5s",
+        "-1s",
+        "10 s",
+        "10d",
+        "99999999999999999999h",
+    ] {
         assert!(parse_duration("--grace-period", text).is_err(), "{text}");
     }
 }

@@ -59,7 +59,10 @@ fn secret_by_arn_takes_the_arn_region() {
 #[test]
 fn secret_through_parameter_store() {
     assert_eq!(
-        parse("aws-secret:/aws/reference/secretsmanager/myapp/db#user", true),
+        parse(
+            "aws-secret:/aws/reference/secretsmanager/myapp/db#user",
+            true
+        ),
         Ok(parameter(
             "/aws/reference/secretsmanager/myapp/db",
             None,
@@ -142,7 +145,10 @@ fn empty_names_and_keys_are_errors() {
     assert_eq!(parse("aws-secret:#k", true), Err(ReferenceError::EmptyName));
     assert_eq!(parse("aws-ssm:", true), Err(ReferenceError::EmptyName));
     assert_eq!(parse("aws-ssm:/", true), Err(ReferenceError::EmptyName));
-    assert_eq!(parse("aws-secret:app#", true), Err(ReferenceError::EmptyKey));
+    assert_eq!(
+        parse("aws-secret:app#", true),
+        Err(ReferenceError::EmptyKey)
+    );
     assert_eq!(
         parse("aws-secret:/aws/reference/secretsmanager/", true),
         Err(ReferenceError::EmptyName)

@@ -113,7 +113,10 @@ mod tests {
     #[test]
     fn nested_keys_keep_their_order() {
         let text = r#"{"o":{"z":1,"a":2,"m":{"y":0,"b":1}}}"#;
-        assert_eq!(get(text, "o").unwrap(), r#"{"z":1,"a":2,"m":{"y":0,"b":1}}"#);
+        assert_eq!(
+            get(text, "o").unwrap(),
+            r#"{"z":1,"a":2,"m":{"y":0,"b":1}}"#
+        );
     }
 
     #[test]
@@ -135,10 +138,7 @@ mod tests {
     #[test]
     fn failures_name_the_key_only() {
         assert_eq!(get(DB, "nope"), Err(JsonError::MissingKey("nope".into())));
-        assert_eq!(
-            get(r#"{"k":null}"#, "k"),
-            Err(JsonError::Null("k".into()))
-        );
+        assert_eq!(get(r#"{"k":null}"#, "k"), Err(JsonError::Null("k".into())));
         assert_eq!(
             get("not json pw-1", "k"),
             Err(JsonError::NotJson("k".into()))

@@ -76,7 +76,10 @@ fn supervise(
 ) -> Result<u8, SuperviseError> {
     let mut shutdown = Shutdown::new(options.grace_period);
     loop {
-        let Some(signal) = signals.wait(shutdown.timeout()).map_err(SuperviseError::Wait)? else {
+        let Some(signal) = signals
+            .wait(shutdown.timeout())
+            .map_err(SuperviseError::Wait)?
+        else {
             if shutdown.expired() {
                 log::warn!("grace period over; sending SIGKILL to process group {child}");
                 forward(child, libc::SIGKILL);

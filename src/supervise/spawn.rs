@@ -110,9 +110,7 @@ fn resolve_environment(options: &Options) -> Result<Environment, u8> {
 fn log_failure(failure: &Failure) {
     let hint = match &failure.error {
         ResolveError::Fetch(FetchError::Service { code, .. }) => match code.as_str() {
-            "ResourceNotFoundException" | "ParameterNotFound" => {
-                "; check the name and the region"
-            }
+            "ResourceNotFoundException" | "ParameterNotFound" => "; check the name and the region",
             "AccessDeniedException" | "AccessDenied" => {
                 "; check that the IAM policy allows this call on this resource"
             }

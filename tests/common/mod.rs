@@ -1,0 +1,361 @@
+//! The test harness: starts the AWS emulator, seeds it, and runs the built
+//! aws-init with an environment each test builds from nothing.
+//!
+//! Every run gets dummy credentials, `AWS_EC2_METADATA_DISABLED=true` and a
+//! loopback endpoint, and nothing of the machine's own environment (such as
+//! `AWS_CA_BUNDLE` or `SSL_CERT_FILE`), so no test can reach a real AWS
+//! endpoint or a metadata address.
+
+// Each test binary uses a different part of the harness.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_aws-init");
+pub const REGION: &str = "us-east-1";
+pub const ACCOUNT: &str = "123456789012";
+
+/// A hang guard: long enough that only a hang trips it.
+pub const GUARD: Duration = Duration::from_secs(60);
+
+/// A loopback port nothing listens on, for runs that must not reach AWS.
+pub const NOWHERE: &str = "http://127.0.0.1:9";
+
+/// The emulator, shared by every test of one test binary. It lives until
+/// the test process exits, which closes its stdin and so stops it.
+pub struct Emulator {
+    pub endpoint: String,
+    _process: Child,
+    _stdin: ChildStdin,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// Returns the emulator, starting it on first use.
+pub fn emulator() -> &'static Emulator {
+    static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+    EMULATOR.get_or_init(Emulator::start)
+}
+
+impl Emulator {
+    fn start() -> Emulator {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let mut process = Command::new(format!("{root}/.venv/bin/python"))
+            .arg(format!("{root}/scripts/emulator.py"))
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the emulator: run scripts/test, which installs it into .venv");
+        let stdin = process.stdin.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(process.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let endpoint = line
+            .strip_prefix("ready ")
+            .unwrap_or_else(|| panic!("emulator did not start: {line:?}"))
+            .trim()
+            .to_owned();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        Emulator {
+            endpoint,
+            _process: process,
+            _stdin: stdin,
+            runtime,
+        }
+    }
+
+    fn secrets(&self, region: &str) -> aws_sdk_secretsmanager::Client {
+        let config = aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(Region::new(region.to_owned()))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .build();
+        aws_sdk_secretsmanager::Client::from_conf(config)
+    }
+
+    fn parameters(&self, region: &str) -> aws_sdk_ssm::Client {
+        let config = aws_sdk_ssm::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_sdk_ssm::config::Region::new(region.to_owned()))
+            .credentials_provider(aws_sdk_ssm::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .build();
+        aws_sdk_ssm::Client::from_conf(config)
+    }
+
+    /// Stores a string secret in `region` and returns its ARN.
+    pub fn put_secret_in(&self, region: &str, name: &str, value: &str) -> String {
+        let client = self.secrets(region);
+        self.runtime.block_on(async {
+            client
+                .create_secret()
+                .name(name)
+                .secret_string(value)
+                .send()
+                .await
+                .unwrap()
+                .arn
+                .unwrap()
+        })
+    }
+
+    /// Stores a string secret in the default region and returns its ARN.
+    pub fn put_secret(&self, name: &str, value: &str) -> String {
+        self.put_secret_in(REGION, name, value)
+    }
+
+    /// Stores a binary secret in the default region.
+    pub fn put_binary_secret(&self, name: &str, value: &[u8]) {
+        let client = self.secrets(REGION);
+        self.runtime.block_on(async {
+            client
+                .create_secret()
+                .name(name)
+                .secret_binary(aws_sdk_secretsmanager::primitives::Blob::new(value))
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+
+    /// Marks a secret for deletion, as DeleteSecret with a recovery window
+    /// does.
+    pub fn delete_secret(&self, name: &str) {
+        let client = self.secrets(REGION);
+        self.runtime.block_on(async {
+            client.delete_secret().secret_id(name).send().await.unwrap();
+        });
+    }
+
+    /// Stores a parameter of `kind` (String, StringList or SecureString)
+    /// in `region`.
+    pub fn put_parameter_in(&self, region: &str, name: &str, value: &str, kind: &str) {
+        let client = self.parameters(region);
+        self.runtime.block_on(async {
+            client
+                .put_parameter()
+                .name(name)
+                .value(value)
+                .r#type(kind.into())
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+
+    /// Stores a parameter of `kind` in the default region.
+    pub fn put_parameter(&self, name: &str, value: &str, kind: &str) {
+        self.put_parameter_in(REGION, name, value, kind)
+    }
+
+    /// A Command for aws-init that reaches this emulator and nothing else.
+    pub fn aws_init(&self) -> Command {
+        aws_init_at(&self.endpoint)
+    }
+}
+
+/// A name no other test uses, so tests can share the emulator.
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The ARN the emulator gives parameter `name` in `region`.
+pub fn parameter_arn(region: &str, name: &str) -> String {
+    format!(
+        "arn:aws:ssm:{region}:{ACCOUNT}:parameter/{}",
+        name.trim_start_matches('/')
+    )
+}
+
+/// A Command for aws-init whose AWS endpoint is `endpoint`, with the
+/// harness's environment and nothing else.
+pub fn aws_init_at(endpoint: &str) -> Command {
+    let mut command = Command::new(BIN);
+    clean_env(&mut command, endpoint);
+    command
+}
+
+/// A Command that runs aws-init as PID 1 of a new PID namespace.
+pub fn aws_init_as_pid1_at(endpoint: &str) -> Command {
+    let mut command = Command::new("unshare");
+    command.args(["--pid", "--fork", "--mount-proc", "--kill-child", BIN]);
+    clean_env(&mut command, endpoint);
+    command
+}
+
+/// Replaces `command`'s environment with the harness's own.
+pub fn clean_env(command: &mut Command, endpoint: &str) {
+    command
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+}
+
+/// What a finished run left behind.
+#[derive(Debug)]
+pub struct Outcome {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// The exit code; a run killed by a signal fails the test.
+    pub fn code(&self) -> i32 {
+        self.status
+            .code()
+            .unwrap_or_else(|| panic!("killed by a signal: {self:?}"))
+    }
+}
+
+/// Runs `command` to the end with no stdin, failing the test if it hangs.
+pub fn run(command: &mut Command) -> Outcome {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn().unwrap();
+    finish(child)
+}
+
+/// Waits for a spawned child whose stdout and stderr are piped, failing
+/// the test if it has not finished within [`GUARD`].
+pub fn finish(child: Child) -> Outcome {
+    let pid = child.id();
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    match receiver.recv_timeout(GUARD) {
+        Ok(output) => outcome(output.unwrap()),
+        Err(_) => {
+            // SAFETY: kill has no memory-safety requirements.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            panic!("hung for {GUARD:?}: {command:?}", command = pid);
+        }
+    }
+}
+
+fn outcome(output: Output) -> Outcome {
+    Outcome {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// The lines a child writes to a pipe, read on a thread of their own so
+/// that waiting for one can be bounded.
+pub struct Lines {
+    receiver: mpsc::Receiver<String>,
+}
+
+impl Lines {
+    pub fn new(reader: impl Read + Send + 'static) -> Lines {
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(reader).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Lines { receiver }
+    }
+
+    /// The next line, failing the test if none comes within [`GUARD`] or
+    /// the pipe closes first.
+    pub fn next(&self) -> String {
+        self.receiver
+            .recv_timeout(GUARD)
+            .expect("no line from the child: it hung or closed its output")
+    }
+
+    /// Every remaining line, until the writer closes the pipe.
+    pub fn rest(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Ok(line) = self.receiver.recv_timeout(GUARD) {
+            lines.push(line);
+        }
+        lines
+    }
+}
+
+/// The children of process `pid`, read from /proc.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let mut children = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return children;
+    };
+    for task in tasks.flatten() {
+        let path = task.path().join("children");
+        if let Ok(text) = std::fs::read_to_string(path) {
+            children.extend(
+                text.split_whitespace()
+                    .filter_map(|pid| pid.parse::<u32>().ok()),
+            );
+        }
+    }
+    children
+}
+
+/// A loopback listener that accepts connections and never answers, for
+/// runs that must be caught mid-request.
+pub struct Silent {
+    pub listener: TcpListener,
+    pub endpoint: String,
+}
+
+impl Silent {
+    pub fn new() -> Silent {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        Silent { listener, endpoint }
+    }
+
+    /// Blocks until aws-init connects, which proves it is resolving. The
+    /// connection is returned so that it stays open.
+    pub fn wait_for_request(&self) -> std::net::TcpStream {
+        self.listener.accept().unwrap().0
+    }
+}
+
+/// Sets `key` to each of `values` in the environment of `command`.
+pub fn envs<'a>(command: &'a mut Command, vars: &[(&str, &str)]) -> &'a mut Command {
+    for (key, value) in vars {
+        command.env(OsStr::new(key), OsStr::new(value));
+    }
+    command
+}
