@@ -112,7 +112,7 @@ fn log_failure(failure: &Failure) {
         ResolveError::Fetch(FetchError::Service { code, .. }) => match code.as_str() {
             "ResourceNotFoundException" | "ParameterNotFound" => "; check the name and the region",
             "AccessDeniedException" | "AccessDenied" => {
-                "; check that the IAM policy allows this call on this resource"
+                " (check that the IAM policy allows this call on this resource)"
             }
             _ => "",
         },
