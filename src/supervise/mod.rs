@@ -75,11 +75,10 @@ fn supervise(
     options: &Options,
 ) -> Result<u8, SuperviseError> {
     let mut shutdown = Shutdown::new(options.grace_period);
+    // The stop request that ended the child before the command started.
+    let mut stopped_by = None;
     loop {
-        let Some(signal) = signals
-            .wait(shutdown.timeout())
-            .map_err(SuperviseError::Wait)?
-        else {
+        let Some(signal) = signals.wait(shutdown.timeout()).map_err(SuperviseError::Wait)? else {
             if shutdown.expired() {
                 log::warn!("grace period over; sending SIGKILL to process group {child}");
                 forward(child, libc::SIGKILL);
@@ -88,16 +87,18 @@ fn supervise(
         };
 
         if signal == libc::SIGCHLD {
-            if let Some(wait_status) = reap::reap_all(child) {
-                let code = exit_code::from_wait_status(wait_status);
-                if status.state() == State::Started {
-                    log::debug!("command exited; exiting with {code}");
-                } else {
-                    log::debug!("the command did not start; exiting with {code}");
+            let Some(wait_status) = reap::reap_all(child) else {
+                continue;
+            };
+            let code = match stopped_by {
+                Some(signal) => {
+                    log::debug!("stopped before the command started");
+                    128 + signal as u8
                 }
-                return Ok(code);
-            }
-            continue;
+                None => exit_code::from_wait_status(wait_status),
+            };
+            log::debug!("child exited; exiting with {code}");
+            return Ok(code);
         }
 
         match status.state() {
@@ -105,14 +106,19 @@ fn supervise(
                 shutdown.on_signal(signal);
                 forward(child, signal);
             }
-            // The child still has the default dispositions it was given,
-            // so a stop request ends it, and with it aws-init, at 128+N.
-            State::Resolving if signals::is_stop_request(signal) => {
+            // The resolving child has nothing to clean up, and it may have
+            // inherited an ignored disposition for the signal (a shell's
+            // background job ignores SIGINT and SIGQUIT), so it is killed
+            // outright and aws-init reports the signal it was asked to
+            // stop with.
+            State::Resolving if signals::is_stop_request(signal) && stopped_by.is_none() => {
                 log::debug!(
                     "{} before the command started; stopping",
                     signals::name(signal)
                 );
-                forward(child, signal);
+                stopped_by = Some(signal);
+                // SAFETY: kill has no memory-safety requirements.
+                unsafe { libc::kill(child, libc::SIGKILL) };
             }
             State::Resolving | State::Failed => {
                 log::debug!(
