@@ -36,6 +36,8 @@ Options:
                               [env: AWS_INIT_BARE_ARNS=0]
       --literal NAME          keep variable NAME's value literal; repeatable
                               [env: AWS_INIT_LITERAL=NAME,NAME...]
+      --timeout DURATION      give up resolving after DURATION and fail closed
+                              [default: 30s] [env: AWS_INIT_TIMEOUT]
       --grace-period DURATION after forwarding SIGTERM, SIGKILL what is left
                               once DURATION has passed (10s, 1500ms, 2m);
                               by default aws-init waits as long as it takes
@@ -63,7 +65,11 @@ pub struct Options {
     pub bare_arns: bool,
     pub literal: Vec<String>,
     pub grace_period: Option<Duration>,
+    pub timeout: Duration,
 }
+
+/// How long resolution may take unless `--timeout` says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What aws-init was asked to do.
 #[derive(Debug, PartialEq, Eq)]
@@ -106,6 +112,7 @@ pub fn parse(
         bare_arns: true,
         literal: Vec::new(),
         grace_period: None,
+        timeout: DEFAULT_TIMEOUT,
     };
     if let Some(value) = text_var(&var, "AWS_INIT_LOG_LEVEL")? {
         options.log_level = parse_level("AWS_INIT_LOG_LEVEL", &value)?;
@@ -121,6 +128,9 @@ pub fn parse(
                 .filter(|name| !name.is_empty())
                 .map(str::to_owned),
         );
+    }
+    if let Some(value) = text_var(&var, "AWS_INIT_TIMEOUT")? {
+        options.timeout = parse_duration("AWS_INIT_TIMEOUT", &value)?;
     }
     if let Some(value) = text_var(&var, "AWS_INIT_GRACE_PERIOD")? {
         options.grace_period = Some(parse_duration("AWS_INIT_GRACE_PERIOD", &value)?);
@@ -173,6 +183,9 @@ pub fn parse(
                 options.bare_arns = false;
             }
             "--literal" => options.literal.push(value("--literal")?),
+            "--timeout" => {
+                options.timeout = parse_duration("--timeout", &value("--timeout")?)?;
+            }
             "--grace-period" => {
                 let text = value("--grace-period")?;
                 options.grace_period = Some(parse_duration("--grace-period", &text)?);

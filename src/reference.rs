@@ -40,6 +40,8 @@ pub struct Reference {
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ReferenceError {
+    #[error("the reference is not valid UTF-8")]
+    NotUtf8,
     #[error("the secret or parameter name is empty")]
     EmptyName,
     #[error("the JSON key after `#` is empty")]
@@ -92,6 +94,19 @@ pub fn parse(value: &str, bare_arns: bool) -> Result<Option<Reference>, Referenc
             parse_parameter(value).map(Some)
         }
         _ => Ok(None),
+    }
+}
+
+/// Refuses a value that is not UTF-8 but starts like a reference: it was
+/// meant to be one, and passing it on would start the command with it.
+pub fn check_not_utf8(value: &[u8]) -> Result<Option<Reference>, ReferenceError> {
+    let scheme = [SECRET_SCHEME, PARAMETER_SCHEME]
+        .iter()
+        .any(|scheme| value.starts_with(scheme.as_bytes()));
+    if scheme {
+        Err(ReferenceError::NotUtf8)
+    } else {
+        Ok(None)
     }
 }
 

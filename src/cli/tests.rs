@@ -24,6 +24,7 @@ fn defaults() -> Options {
         bare_arns: true,
         literal: Vec::new(),
         grace_period: None,
+        timeout: DEFAULT_TIMEOUT,
     }
 }
 
@@ -71,6 +72,7 @@ fn every_option_with_its_value() {
         bare_arns: false,
         literal: vec!["A".into(), "B".into()],
         grace_period: Some(Duration::from_millis(1500)),
+        timeout: Duration::from_secs(5),
     };
     assert_eq!(
         parse_with(
@@ -82,6 +84,8 @@ fn every_option_with_its_value() {
                 "A",
                 "--literal=B",
                 "--grace-period=1500ms",
+                "--timeout",
+                "5s",
                 "app",
             ],
             &[]
@@ -97,6 +101,7 @@ fn every_option_from_its_variable() {
         bare_arns: false,
         literal: vec!["A".into(), "B".into()],
         grace_period: Some(Duration::from_secs(10)),
+        timeout: Duration::from_millis(250),
     };
     assert_eq!(
         parse_with(
@@ -106,6 +111,7 @@ fn every_option_from_its_variable() {
                 ("AWS_INIT_BARE_ARNS", "0"),
                 ("AWS_INIT_LITERAL", "A, B"),
                 ("AWS_INIT_GRACE_PERIOD", "10s"),
+                ("AWS_INIT_TIMEOUT", "250ms"),
             ]
         ),
         run(expected, &["app"])

@@ -254,3 +254,17 @@ fn ecs_fields_are_reserved() {
         Err(ReferenceError::EcsFields)
     );
 }
+
+#[test]
+fn a_reference_that_is_not_utf8_is_an_error() {
+    assert_eq!(
+        check_not_utf8(b"aws-secret:app\xff"),
+        Err(ReferenceError::NotUtf8)
+    );
+    assert_eq!(
+        check_not_utf8(b"aws-ssm:\xff"),
+        Err(ReferenceError::NotUtf8)
+    );
+    assert_eq!(check_not_utf8(b"plain \xff"), Ok(None));
+    assert_eq!(check_not_utf8(b"arn:\xff"), Ok(None));
+}

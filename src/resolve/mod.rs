@@ -13,8 +13,9 @@ mod secrets_manager;
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::future::Future;
+use std::os::unix::ffi::OsStrExt;
 use std::pin::Pin;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -33,6 +34,8 @@ pub struct Options {
     pub bare_arns: bool,
     /// Variables whose values are kept literal, whatever they hold.
     pub literal: Vec<String>,
+    /// How long fetching may take in all before it fails closed.
+    pub timeout: Duration,
 }
 
 /// One variable of the command's environment.
@@ -73,6 +76,8 @@ pub enum FetchError {
     Service { code: String, message: String },
     #[error("request failed: {0}")]
     Transport(String),
+    #[error("no answer within {} ms (--timeout)", .0.as_millis())]
+    Timeout(Duration),
     #[error("no AWS region is set; set AWS_REGION or refer to the value by ARN")]
     NoRegion,
     #[error("the secret holds binary data (SecretBinary), which is not supported yet")]
@@ -127,11 +132,13 @@ pub async fn resolve(
     let mut failures = Vec::new();
     let mut entries = Vec::with_capacity(env.len());
     for (name, value) in env {
-        let parsed = match value.to_str() {
-            Some(text) if !literal.contains(name.as_os_str()) => {
-                reference::parse(text, options.bare_arns)
+        let parsed = if literal.contains(name.as_os_str()) {
+            Ok(None)
+        } else {
+            match value.to_str() {
+                Some(text) => reference::parse(text, options.bare_arns),
+                None => reference::check_not_utf8(value.as_bytes()),
             }
-            _ => Ok(None),
         };
         match parsed {
             Ok(None) => entries.push(Entry::Plain(name, value)),
@@ -166,8 +173,18 @@ pub async fn resolve(
     let mut fetched = HashMap::new();
     if !keys.is_empty() {
         let started = Instant::now();
-        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        fetched = fetch_all(&config, keys).await;
+        let fetch = async {
+            let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+            fetch_all(&config, keys.clone()).await
+        };
+        // Whatever has not answered by the deadline fails closed.
+        fetched = match tokio::time::timeout(options.timeout, fetch).await {
+            Ok(fetched) => fetched,
+            Err(_) => keys
+                .into_iter()
+                .map(|key| (key, Err(FetchError::Timeout(options.timeout))))
+                .collect(),
+        };
         log::debug!(
             "fetched {} secrets and parameters in {} ms",
             fetched.len(),

@@ -95,15 +95,42 @@ pub async fn get_batch(
     names
         .iter()
         .map(|name| {
-            let value = match found.iter().position(|(found, _)| found == name) {
+            let value = match found.iter().position(|(found, _)| same_name(name, found)) {
                 Some(index) => Ok(found.swap_remove(index).1),
-                None if invalid.contains(name) => Err(FetchError::Service {
-                    code: "ParameterNotFound".to_owned(),
-                    message: "GetParameters listed it among InvalidParameters".to_owned(),
-                }),
+                None if invalid.iter().any(|invalid| same_name(name, invalid)) => {
+                    Err(FetchError::Service {
+                        code: "ParameterNotFound".to_owned(),
+                        message: "GetParameters listed it among InvalidParameters".to_owned(),
+                    })
+                }
                 None => Err(FetchError::Empty),
             };
             (name.clone(), value)
         })
         .collect()
+}
+
+/// Tells whether the name Parameter Store answered with is the one asked
+/// for. A one-level name may be asked for with a leading `/`, which
+/// Parameter Store drops: `/token` and `token` are the same parameter.
+fn same_name(asked: &str, answered: &str) -> bool {
+    asked == answered
+        || asked
+            .strip_prefix('/')
+            .is_some_and(|rest| rest == answered && !rest.contains('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_name;
+
+    #[test]
+    fn a_leading_slash_on_a_one_level_name_is_the_same_parameter() {
+        assert!(same_name("/token", "token"));
+        assert!(same_name("token", "token"));
+        assert!(same_name("/app/token", "/app/token"));
+        assert!(!same_name("/app/token", "app/token"));
+        assert!(!same_name("token", "/token"));
+        assert!(!same_name("/token", "other"));
+    }
 }

@@ -78,7 +78,10 @@ fn supervise(
     // The stop request that ended the child before the command started.
     let mut stopped_by = None;
     loop {
-        let Some(signal) = signals.wait(shutdown.timeout()).map_err(SuperviseError::Wait)? else {
+        let Some(signal) = signals
+            .wait(shutdown.timeout())
+            .map_err(SuperviseError::Wait)?
+        else {
             if shutdown.expired() {
                 log::warn!("grace period over; sending SIGKILL to process group {child}");
                 forward(child, libc::SIGKILL);

@@ -76,6 +76,7 @@ fn resolve_environment(options: &Options) -> Result<Environment, u8> {
     let resolve_options = resolve::Options {
         bare_arns: options.bare_arns,
         literal: options.literal.clone(),
+        timeout: options.timeout,
     };
     let env = std::env::vars_os().collect();
     let result = runtime.block_on(resolve::resolve(env, &resolve_options));
@@ -98,19 +99,20 @@ fn resolve_environment(options: &Options) -> Result<Environment, u8> {
         .iter()
         .filter(|variable| matches!(variable.value, Value::Resolved(_)))
         .count();
+    let environment = build_environment(variables)?;
     if resolved > 0 {
         log::info!(
             "resolved {resolved} variable(s) in {} ms",
             started.elapsed().as_millis()
         );
     }
-    build_environment(variables)
+    Ok(environment)
 }
 
 fn log_failure(failure: &Failure) {
     let hint = match &failure.error {
         ResolveError::Fetch(FetchError::Service { code, .. }) => match code.as_str() {
-            "ResourceNotFoundException" | "ParameterNotFound" => "; check the name and the region",
+            "ResourceNotFoundException" | "ParameterNotFound" => " (check the name and the region)",
             "AccessDeniedException" | "AccessDenied" => {
                 " (check that the IAM policy allows this call on this resource)"
             }
