@@ -184,6 +184,12 @@ fn exec(command: &[OsString], environment: &Environment) -> u8 {
         .collect();
     envp.push(std::ptr::null());
 
+    // Rust's runtime ignores SIGPIPE at start-up, and an ignored signal
+    // survives execve(2): without this, `yes | head -n 1` in the command
+    // would see EPIPE instead of dying quietly.
+    // SAFETY: SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+
     // execvpe(3) searches this process's own PATH, which aws-init never
     // changes, and falls back to the shell for scripts without a #! line.
     // SAFETY: every pointer refers to a NUL-terminated string that outlives
