@@ -9,6 +9,10 @@
 // Each test binary uses a different part of the harness.
 #![allow(dead_code)]
 
+pub mod checks;
+pub mod launch;
+pub mod temp;
+
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
@@ -250,7 +254,9 @@ pub fn run(command: &mut Command) -> Outcome {
 }
 
 /// Waits for a spawned child whose stdout and stderr are piped, failing
-/// the test if it has not finished within [`GUARD`].
+/// the test if it has not finished within [`GUARD`]. A child that hangs is
+/// killed with SIGKILL, after the process groups its own children lead, so
+/// that a direct run's command does not outlive the test.
 pub fn finish(child: Child) -> Outcome {
     let pid = child.id();
     let (sender, receiver) = mpsc::channel();
@@ -260,6 +266,7 @@ pub fn finish(child: Child) -> Outcome {
     match receiver.recv_timeout(GUARD) {
         Ok(output) => outcome(output.unwrap()),
         Err(_) => {
+            kill_groups_of_children(pid);
             // SAFETY: kill has no memory-safety requirements.
             unsafe { libc::kill(pid as i32, libc::SIGKILL) };
             panic!("hung for {GUARD:?}: {command:?}", command = pid);
@@ -329,6 +336,17 @@ pub fn children_of(pid: u32) -> Vec<u32> {
         }
     }
     children
+}
+
+/// Sends SIGKILL to the process group that each child of `pid` leads. The
+/// command that aws-init starts leads a group of its own, so this ends it
+/// and everything it started; a child that leads no group has none to kill
+/// (kill(2) fails with ESRCH), which leaves the test's own group alone.
+pub fn kill_groups_of_children(pid: u32) {
+    for child in children_of(pid) {
+        // SAFETY: kill has no memory-safety requirements.
+        unsafe { libc::kill(-(child as i32), libc::SIGKILL) };
+    }
 }
 
 /// A loopback listener that accepts connections and never answers, for

@@ -1,0 +1,169 @@
+//! Pins aws-init's exit codes, its help and version output, and case 13:
+//! many failed execs, each exiting 127, run directly and as PID 1.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::thread;
+
+use common::launch::*;
+use common::temp::TempDir;
+use common::*;
+
+// Exit codes.
+
+#[test]
+fn passes_the_command_exit_code_through() {
+    for launch in LAUNCHES {
+        for code in ["0", "1", "3", "255"] {
+            let outcome = run(launch.command(NOWHERE).args(shell("exit \"$1\"", &[code])));
+            assert_eq!(outcome.code().to_string(), code, "{launch:?}: {outcome:?}");
+            assert_eq!(outcome.stdout, "", "{launch:?}");
+            assert_eq!(outcome.stderr, "", "{launch:?}");
+        }
+    }
+}
+
+#[test]
+fn exits_128_plus_n_when_the_command_dies_by_a_signal() {
+    for launch in LAUNCHES {
+        for (signal, code) in [("TERM", 143), ("KILL", 137)] {
+            let outcome = run(launch
+                .command(NOWHERE)
+                .args(shell("kill -\"$1\" $$", &[signal])));
+            assert_eq!(outcome.code(), code, "{launch:?} SIG{signal}: {outcome:?}");
+            assert_eq!(outcome.stderr, "", "{launch:?} SIG{signal}");
+        }
+    }
+}
+
+#[test]
+fn exits_127_when_the_command_is_not_found() {
+    for launch in LAUNCHES {
+        let outcome = run(launch.command(NOWHERE).arg("/does/not/exist"));
+        assert_eq!(outcome.code(), 127, "{launch:?}: {outcome:?}");
+        assert_eq!(outcome.stdout, "", "{launch:?}");
+        assert_eq!(
+            outcome.stderr, "aws-init: error: /does/not/exist: command not found\n",
+            "{launch:?}"
+        );
+    }
+}
+
+#[test]
+fn exits_126_when_the_command_is_not_executable() {
+    let dir = TempDir::new("not-executable");
+    let script = dir.path().join("script");
+    // A valid script, so that only the missing execute bit stops it; root
+    // may execute a file only if some execute bit is set (execve(2)).
+    fs::write(&script, "#!/bin/sh\necho ran\n").unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o644)).unwrap();
+
+    for launch in LAUNCHES {
+        let outcome = run(launch.command(NOWHERE).arg(&script));
+        assert_eq!(outcome.code(), 126, "{launch:?}: {outcome:?}");
+        assert_eq!(outcome.stdout, "", "{launch:?}");
+        assert_eq!(
+            outcome.stderr,
+            format!(
+                "aws-init: error: {}: cannot execute: Permission denied (os error 13)\n",
+                script.display()
+            ),
+            "{launch:?}"
+        );
+    }
+}
+
+#[test]
+fn exits_2_when_no_command_is_given() {
+    let outcome = run(&mut aws_init_at(NOWHERE));
+    assert_eq!(outcome.code(), 2, "{outcome:?}");
+    assert_eq!(outcome.stdout, "");
+    assert_eq!(
+        outcome.stderr,
+        "aws-init: error: no command given; usage: aws-init [OPTIONS] [--] COMMAND [ARGS...]\n"
+    );
+}
+
+#[test]
+fn exits_2_on_an_unknown_option() {
+    let outcome = run(aws_init_at(NOWHERE).args(["--bogus", "true"]));
+    assert_eq!(outcome.code(), 2, "{outcome:?}");
+    assert_eq!(outcome.stdout, "");
+    assert_eq!(
+        outcome.stderr,
+        "aws-init: error: unknown option `--bogus`; see aws-init --help\n"
+    );
+}
+
+#[test]
+fn help_prints_to_stdout_and_exits_0() {
+    let outcome = run(aws_init_at(NOWHERE).arg("--help"));
+    assert_eq!(outcome.code(), 0, "{outcome:?}");
+    assert!(
+        outcome.stdout.starts_with(
+            "aws-init: resolve AWS secret references in the environment, then run a command\n"
+        ),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome
+            .stdout
+            .contains("\nUsage: aws-init [OPTIONS] [--] COMMAND [ARGS...]\n"),
+        "{}",
+        outcome.stdout
+    );
+    assert_eq!(outcome.stderr, "");
+}
+
+#[test]
+fn version_prints_to_stdout_and_exits_0() {
+    for flag in ["--version", "-V", "-v"] {
+        let outcome = run(aws_init_at(NOWHERE).arg(flag));
+        assert_eq!(outcome.code(), 0, "{flag}: {outcome:?}");
+        assert_eq!(
+            outcome.stdout,
+            format!("aws-init {}\n", env!("CARGO_PKG_VERSION")),
+            "{flag}"
+        );
+        assert_eq!(outcome.stderr, "", "{flag}");
+    }
+}
+
+// Failing to exec, fast and often (case 13).
+
+/// Runs `aws-init /does/not/exist` `runs` times over a few threads, so
+/// that an early SIGCHLD that the init misses shows up as a hang.
+fn fail_to_exec_many_times(launch: Launch, runs: usize) {
+    const THREADS: usize = 4;
+    thread::scope(|scope| {
+        for thread in 0..THREADS {
+            scope.spawn(move || {
+                for run_number in (thread..runs).step_by(THREADS) {
+                    let outcome = run(launch.command(NOWHERE).arg("/does/not/exist"));
+                    assert_eq!(
+                        outcome.code(),
+                        127,
+                        "{launch:?} run {run_number}: {outcome:?}"
+                    );
+                    assert_eq!(
+                        outcome.stderr, "aws-init: error: /does/not/exist: command not found\n",
+                        "{launch:?} run {run_number}"
+                    );
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn every_one_of_many_failed_execs_exits_127() {
+    fail_to_exec_many_times(Launch::Direct, 5_000);
+}
+
+#[test]
+fn every_one_of_many_failed_execs_exits_127_as_pid_1() {
+    fail_to_exec_many_times(Launch::Pid1, 300);
+}

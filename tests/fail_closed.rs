@@ -1,0 +1,272 @@
+//! End-to-end tests of failing closed: a reference that AWS refuses, a value
+//! that cannot be used, or no answer in time stops aws-init before the
+//! command starts, with one line per failure.
+
+mod common;
+
+use common::checks::*;
+use common::temp::TempDir;
+use common::*;
+
+// The cases from the field.
+
+#[test]
+fn a_secret_marked_for_deletion_fails_closed() {
+    let name = unique("case7");
+    emulator().put_secret(&name, "deleted-secret-value");
+    emulator().delete_secret(&name);
+    let reference = format!("aws-secret:{name}");
+    assert_fails_closed(
+        || with_env(&[("DB_PASSWORD", &reference)]),
+        &[rejected(
+            "DB_PASSWORD",
+            &reference,
+            "InvalidRequestException",
+            "",
+        )],
+        &["deleted-secret-value"],
+    );
+}
+
+#[test]
+fn a_value_with_a_nul_byte_fails_closed() {
+    let raw = unique("case8");
+    emulator().put_secret(&raw, "nul-canary-before\0nul-canary-after");
+    let keyed = unique("case8-key");
+    emulator().put_secret(&keyed, r#"{"k":"nul-canary-json\u0000tail"}"#);
+
+    for (variable, reference) in [
+        ("RAW", format!("aws-secret:{raw}")),
+        ("KEYED", format!("aws-secret:{keyed}#k")),
+    ] {
+        for level in ["info", "debug"] {
+            let scratch = TempDir::new("resolve");
+            let marker = scratch.path().join("started");
+            let outcome = run(with_env(&[(variable, &reference)])
+                .args(["--log-level", level, "touch"])
+                .arg(&marker));
+            assert_eq!(outcome.code(), 125, "{}", outcome.stderr);
+            assert!(!marker.exists(), "the command started");
+            let line = format!(
+                "{ERROR}{variable}: the resolved value contains a NUL byte, which an \
+                 environment variable cannot hold; the command was not started"
+            );
+            assert!(
+                outcome.stderr.lines().any(|l| l == line),
+                "{}",
+                outcome.stderr
+            );
+            assert_no_secret(&outcome.stderr, &["nul-canary", "tail"]);
+        }
+    }
+}
+
+// Failing closed.
+
+#[test]
+fn a_missing_secret_fails_closed() {
+    let reference = format!("aws-secret:{}", unique("missing"));
+    let path = format!(
+        "aws-secret:/aws/reference/secretsmanager/{}",
+        unique("missing")
+    );
+    assert_fails_closed(
+        || with_env(&[("DB", &reference), ("THROUGH_SSM", &path)]),
+        &[
+            rejected(
+                "DB",
+                &reference,
+                "ResourceNotFoundException",
+                NOT_FOUND_HINT,
+            ),
+            rejected("THROUGH_SSM", &path, "ParameterNotFound", NOT_FOUND_HINT),
+        ],
+        &[],
+    );
+}
+
+#[test]
+fn a_missing_parameter_fails_closed() {
+    let name = format!("/resolve/{}", unique("missing"));
+    let by_name = format!("aws-ssm:{name}");
+    let by_arn = format!("aws-ssm:{}", parameter_arn(REGION, &name));
+    assert_fails_closed(
+        || with_env(&[("BY_NAME", &by_name), ("BY_ARN", &by_arn)]),
+        &[
+            failure(
+                "BY_NAME",
+                &by_name,
+                "ParameterNotFound: GetParameters listed it among InvalidParameters \
+                 (check the name and the region)",
+            ),
+            rejected("BY_ARN", &by_arn, "ParameterNotFound", NOT_FOUND_HINT),
+        ],
+        &[],
+    );
+}
+
+#[test]
+fn a_missing_json_key_fails_closed() {
+    let name = unique("no-key");
+    emulator().put_secret(&name, r#"{"user":"missing-key-canary"}"#);
+    let reference = format!("aws-secret:{name}#password");
+    assert_fails_closed(
+        || with_env(&[("DB_PASSWORD", &reference)]),
+        &[failure(
+            "DB_PASSWORD",
+            &reference,
+            "the JSON object has no key `password`",
+        )],
+        &["missing-key-canary"],
+    );
+}
+
+#[test]
+fn a_null_json_key_fails_closed() {
+    let name = unique("null-key");
+    emulator().put_secret(&name, r#"{"password":null,"user":"null-key-canary"}"#);
+    let reference = format!("aws-secret:{name}#password");
+    assert_fails_closed(
+        || with_env(&[("DB_PASSWORD", &reference)]),
+        &[failure(
+            "DB_PASSWORD",
+            &reference,
+            "the JSON key `password` is null",
+        )],
+        &["null-key-canary"],
+    );
+}
+
+#[test]
+fn a_key_on_a_value_that_is_not_json_fails_closed() {
+    let name = unique("not-json");
+    emulator().put_secret(&name, "not-json-canary {");
+    let parameter = format!("/resolve/{}", unique("not-json"));
+    emulator().put_parameter(&parameter, "not-json-param-canary", "SecureString");
+    let secret = format!("aws-secret:{name}#password");
+    let ssm = format!("aws-ssm:{parameter}#password");
+    assert_fails_closed(
+        || with_env(&[("SECRET", &secret), ("PARAMETER", &ssm)]),
+        &[
+            failure(
+                "SECRET",
+                &secret,
+                "the value is not valid JSON, so it has no key `password`",
+            ),
+            failure(
+                "PARAMETER",
+                &ssm,
+                "the value is not valid JSON, so it has no key `password`",
+            ),
+        ],
+        &["not-json-canary", "not-json-param-canary"],
+    );
+}
+
+#[test]
+fn a_key_on_a_json_array_fails_closed() {
+    let name = unique("array");
+    emulator().put_secret(&name, r#"["array-canary",{"password":"array-pw"}]"#);
+    let reference = format!("aws-secret:{name}#password");
+    assert_fails_closed(
+        || with_env(&[("DB_PASSWORD", &reference)]),
+        &[failure(
+            "DB_PASSWORD",
+            &reference,
+            "the value is JSON but not an object, so it has no key `password`",
+        )],
+        &["array-canary", "array-pw"],
+    );
+}
+
+#[test]
+fn every_failure_gets_its_own_line() {
+    let good = unique("mixed-good");
+    emulator().put_secret(&good, r#"{"user":"mixed-user-canary"}"#);
+    let missing = format!("aws-secret:{}", unique("mixed-missing"));
+    let no_key = format!("aws-secret:{good}#password");
+    let resolves = format!("aws-secret:{good}#user");
+    assert_fails_closed(
+        || {
+            with_env(&[
+                ("MISSING", &missing),
+                ("NO_KEY", &no_key),
+                ("EMPTY", "aws-ssm:"),
+                ("FINE", &resolves),
+            ])
+        },
+        &[
+            rejected(
+                "MISSING",
+                &missing,
+                "ResourceNotFoundException",
+                NOT_FOUND_HINT,
+            ),
+            failure("NO_KEY", &no_key, "the JSON object has no key `password`"),
+            failure(
+                "EMPTY",
+                "aws-ssm:",
+                "invalid reference: the secret or parameter name is empty",
+            ),
+        ],
+        &["mixed-user-canary"],
+    );
+}
+
+#[test]
+fn a_binary_secret_fails_closed() {
+    let name = unique("binary");
+    emulator().put_binary_secret(&name, b"binary-canary\x00\xff");
+    let reference = format!("aws-secret:{name}");
+    assert_fails_closed(
+        || with_env(&[("BLOB", &reference)]),
+        &[failure(
+            "BLOB",
+            &reference,
+            "the secret holds binary data (SecretBinary), which is not supported yet",
+        )],
+        &["binary-canary"],
+    );
+}
+
+#[test]
+fn a_name_without_a_region_fails_closed() {
+    let secret = unique("no-region");
+    emulator().put_secret(&secret, "no-region-canary");
+    let parameter = format!("/resolve/{}", unique("no-region"));
+    emulator().put_parameter(&parameter, "no-region-param-canary", "String");
+    let by_name = format!("aws-secret:{secret}");
+    let ssm = format!("aws-ssm:{parameter}");
+    let no_region = "no AWS region is set; set AWS_REGION or refer to the value by ARN";
+    assert_fails_closed(
+        || {
+            let mut command = with_env(&[("SECRET", &by_name), ("PARAMETER", &ssm)]);
+            command.env_remove("AWS_REGION");
+            command
+        },
+        &[
+            failure("SECRET", &by_name, no_region),
+            failure("PARAMETER", &ssm, no_region),
+        ],
+        &["no-region-canary", "no-region-param-canary"],
+    );
+}
+
+#[test]
+fn an_endpoint_that_never_answers_fails_closed_at_the_timeout() {
+    let silent = Silent::new();
+    let reference = "aws-secret:never-answered";
+    assert_fails_closed(
+        || {
+            let mut command = aws_init_at(&silent.endpoint);
+            command.env("TOKEN", reference).args(["--timeout", "300ms"]);
+            command
+        },
+        &[failure(
+            "TOKEN",
+            reference,
+            "no answer within 300 ms (--timeout)",
+        )],
+        &[],
+    );
+}

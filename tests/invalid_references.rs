@@ -1,0 +1,185 @@
+//! End-to-end tests of malformed references: a value that is meant as a
+//! reference but cannot name a secret or parameter fails closed without
+//! reaching the command.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+
+use common::checks::*;
+use common::temp::TempDir;
+use common::*;
+
+#[test]
+fn a_json_pointer_key_fails_closed() {
+    let name = unique("pointer");
+    emulator().put_secret(&name, r#"{"db":{"password":"pointer-canary"}}"#);
+    let reference = format!("aws-secret:{name}#/db/password");
+    assert_fails_closed(
+        || with_env(&[("DB_PASSWORD", &reference)]),
+        &[failure(
+            "DB_PASSWORD",
+            &reference,
+            "invalid reference: a key starting with `/` is reserved for JSON pointers, \
+             which are not supported yet; use a top-level key",
+        )],
+        &["pointer-canary"],
+    );
+}
+
+#[test]
+fn an_empty_name_fails_closed() {
+    let empty = "invalid reference: the secret or parameter name is empty";
+    let path = "aws-secret:/aws/reference/secretsmanager/";
+    assert_fails_closed(
+        || {
+            with_env(&[
+                ("SECRET", "aws-secret:"),
+                ("SECRET_KEY", "aws-secret:#password"),
+                ("PARAMETER", "aws-ssm:"),
+                ("PATH_ONLY", path),
+            ])
+        },
+        &[
+            failure("SECRET", "aws-secret:", empty),
+            failure("SECRET_KEY", "aws-secret:#password", empty),
+            failure("PARAMETER", "aws-ssm:", empty),
+            failure("PATH_ONLY", path, empty),
+        ],
+        &[],
+    );
+}
+
+#[test]
+fn an_empty_key_fails_closed() {
+    let name = unique("empty-key");
+    emulator().put_secret(&name, r#"{"":"empty-key-canary"}"#);
+    let reference = format!("aws-secret:{name}#");
+    assert_fails_closed(
+        || with_env(&[("DB_PASSWORD", &reference)]),
+        &[failure(
+            "DB_PASSWORD",
+            &reference,
+            "invalid reference: the JSON key after `#` is empty",
+        )],
+        &["empty-key-canary"],
+    );
+}
+
+#[test]
+fn unsupported_selectors_fail_closed() {
+    let name = unique("selector");
+    let arn = emulator().put_secret(&name, "selector-canary");
+    let stage = format!("aws-secret:{name}?versionStage=AWSPREVIOUS");
+    let version = format!("aws-ssm:/resolve/{name}:1");
+    let ecs = format!("aws-secret:{arn}:password::");
+    assert_fails_closed(
+        || with_env(&[("STAGE", &stage), ("VERSION", &version), ("ECS", &ecs)]),
+        &[
+            failure(
+                "STAGE",
+                &stage,
+                "invalid reference: `?` in a name is reserved for version selectors, \
+                 which are not supported yet",
+            ),
+            failure(
+                "VERSION",
+                &version,
+                "invalid reference: `:` in a name is reserved for version selectors, \
+                 which are not supported yet",
+            ),
+            failure(
+                "ECS",
+                &ecs,
+                "invalid reference: JSON key, version stage or version id fields after \
+                 the secret name are not supported yet; use `aws-secret:ARN#KEY`",
+            ),
+        ],
+        &["selector-canary"],
+    );
+}
+
+/// A value that starts with a scheme is meant as a reference. Bytes that
+/// are not UTF-8 cannot name a secret, so such a value is a malformed
+/// reference, and handing it to the command as a password fails open.
+#[test]
+fn a_reference_that_is_not_utf8_fails_closed() {
+    let name = unique("not-utf8");
+    emulator().put_secret(&name, "not-utf8-canary");
+    let mut value = format!("aws-secret:{name}").into_bytes();
+    value.push(0xff);
+    let scratch = TempDir::new("resolve");
+    let marker = scratch.path().join("started");
+    let outcome = run(emulator()
+        .aws_init()
+        .env("DB_PASSWORD", OsStr::from_bytes(&value))
+        .arg("touch")
+        .arg(&marker));
+    assert_eq!(outcome.code(), 125, "{}", outcome.stderr);
+    assert!(!marker.exists(), "the command started");
+    let start = format!("{ERROR}DB_PASSWORD: cannot resolve aws-secret:{name}");
+    assert!(
+        outcome.stderr.lines().any(|line| line.starts_with(&start)),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn an_arn_for_the_other_service_fails_closed() {
+    let parameter = format!("aws-secret:{}", parameter_arn(REGION, "/resolve/x"));
+    let secret = format!("aws-ssm:arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:x-AbCdEf");
+    assert_fails_closed(
+        || with_env(&[("SECRET", &parameter), ("PARAMETER", &secret)]),
+        &[
+            failure(
+                "SECRET",
+                &parameter,
+                "invalid reference: expected a Secrets Manager secret ARN, found one for `ssm`",
+            ),
+            failure(
+                "PARAMETER",
+                &secret,
+                "invalid reference: expected a Parameter Store parameter ARN, \
+                 found one for `secretsmanager`",
+            ),
+        ],
+        &[],
+    );
+}
+
+#[test]
+fn an_arn_in_the_wrong_partition_fails_closed() {
+    let bare = format!("arn:aws-cn:secretsmanager:{REGION}:{ACCOUNT}:secret:x-AbCdEf");
+    let prefixed = format!("aws-secret:{bare}");
+    let parameter = format!("arn:aws-us-gov:ssm:eu-west-1:{ACCOUNT}:parameter/x");
+    assert_fails_closed(
+        || {
+            with_env(&[
+                ("BARE", &bare),
+                ("PREFIXED", &prefixed),
+                ("PARAMETER", &parameter),
+            ])
+        },
+        &[
+            failure(
+                "BARE",
+                &bare,
+                "invalid reference: region `us-east-1` does not belong to partition `aws-cn`",
+            ),
+            failure(
+                "PREFIXED",
+                &prefixed,
+                "invalid reference: region `us-east-1` does not belong to partition `aws-cn`",
+            ),
+            failure(
+                "PARAMETER",
+                &parameter,
+                "invalid reference: region `eu-west-1` does not belong to partition \
+                 `aws-us-gov`",
+            ),
+        ],
+        &[],
+    );
+}
