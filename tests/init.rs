@@ -240,3 +240,52 @@ fn an_interactive_shell_on_a_terminal_runs_what_it_is_typed() {
         );
     }
 }
+
+/// Reads the terminal until `wanted` shows up, failing the test on a hang.
+fn read_until(output: &mpsc::Receiver<Vec<u8>>, wanted: &str) -> String {
+    let mut seen = String::new();
+    while !seen.contains(wanted) {
+        let chunk = output
+            .recv_timeout(GUARD)
+            .unwrap_or_else(|_| panic!("no {wanted:?} on the terminal, which showed {seen:?}"));
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    seen
+}
+
+/// Prints whether the command's group holds the terminal's foreground:
+/// fields 5 and 8 of /proc/self/stat are its group and the terminal's
+/// foreground group.
+const FOREGROUND: &str = r#"
+read -r _ _ _ _ group _ _ foreground _ < /proc/self/stat
+if [ "$group" = "$foreground" ]; then echo "holds: yes"; else echo "holds: no"; fi
+"#;
+
+#[test]
+fn takes_the_terminal_only_when_it_holds_the_foreground() {
+    // A job-control shell runs aws-init once in the foreground and once in
+    // the background, in a process group of its own each time.
+    let script = format!(
+        "set -m\n\
+         {BIN} sh -c '{FOREGROUND}'\n\
+         {BIN} sh -c '{FOREGROUND}' &\n\
+         wait $!\n\
+         echo finished"
+    );
+    let mut command = Command::new("sh");
+    clean_env(&mut command, NOWHERE);
+    command.args(["-c", &script]);
+    let master = on_a_new_terminal(&mut command);
+    let running = Running::spawn(Launch::Direct, &mut command);
+    drop(command);
+
+    let seen = read_until(&read_terminal(master), "finished");
+    let answers: Vec<&str> = seen
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("holds: "))
+        .collect();
+    assert_eq!(answers, ["holds: yes", "holds: no"], "{seen:?}");
+    let (outcome, _) = running.finish();
+    assert_eq!(outcome.code(), 0, "{outcome:?}");
+}

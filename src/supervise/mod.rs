@@ -46,12 +46,13 @@ pub fn run(options: &Options, command: Vec<OsString>) -> Result<u8, SuperviseErr
     // a child that fails at once, can arrive before the init waits for it.
     let mask = signals.block().map_err(SuperviseError::Block)?;
     let (status_read, status_write) = pipe2(OFlag::O_CLOEXEC).map_err(SuperviseError::Pipe)?;
+    let foreground = spawn::holds_terminal();
 
     // SAFETY: aws-init has one thread here, so the child may do anything.
     match unsafe { fork() }.map_err(SuperviseError::Fork)? {
         ForkResult::Child => {
             drop(status_read);
-            Ok(spawn::run(options, command, mask, status_write))
+            Ok(spawn::run(options, command, mask, status_write, foreground))
         }
         ForkResult::Parent { child } => {
             drop(status_write);

@@ -21,8 +21,14 @@ use crate::resolve::{self, Failure, FetchError, ResolveError, Value, Variable};
 
 /// Runs the child: returns an exit code only when the command could not be
 /// started, after writing that code to the status pipe.
-pub fn run(options: &Options, command: Vec<OsString>, mask: SignalSet, status: OwnedFd) -> u8 {
-    take_terminal();
+pub fn run(
+    options: &Options,
+    command: Vec<OsString>,
+    mask: SignalSet,
+    status: OwnedFd,
+    foreground: bool,
+) -> u8 {
+    take_terminal(foreground);
     if let Err(error) = mask.set_mask() {
         log::error!("cannot restore the signal mask: {error}");
         return report(status, exit_code::FAILED);
@@ -39,16 +45,28 @@ pub fn run(options: &Options, command: Vec<OsString>, mask: SignalSet, status: O
     report(status, code)
 }
 
-/// Puts this process in its own group and, on a terminal, makes that group
-/// the foreground one, so that a shell reading the terminal is not stopped
-/// by SIGTTIN. SIGTTOU is still blocked here, so tcsetpgrp(3) cannot stop
-/// this process either.
-fn take_terminal() {
+/// Tells whether aws-init's process group holds the terminal's foreground.
+/// Asked before the fork: once the init has moved the child into a group
+/// of its own, the answer is gone.
+pub fn holds_terminal() -> bool {
+    // SAFETY: these calls take plain integers.
+    unsafe {
+        libc::isatty(libc::STDIN_FILENO) == 1
+            && libc::tcgetpgrp(libc::STDIN_FILENO) == libc::getpgrp()
+    }
+}
+
+/// Puts this process in its own group and, when aws-init held the
+/// terminal's foreground, hands the foreground to that group, so that a
+/// shell reading the terminal is not stopped by SIGTTIN. An aws-init run in
+/// the background leaves the terminal to whoever has it. SIGTTOU is still
+/// blocked here, so tcsetpgrp(3) cannot stop this process.
+fn take_terminal(foreground: bool) {
     // SAFETY: these calls take plain integers. Failure (no terminal, or
     // not the controlling one) leaves things as they were, which is fine.
     unsafe {
         libc::setpgid(0, 0);
-        if libc::isatty(libc::STDIN_FILENO) == 1 {
+        if foreground {
             libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpgrp());
         }
     }
