@@ -108,44 +108,32 @@ fn bare_arns_and_reference() -> (String, String, String) {
 }
 
 #[test]
-fn no_bare_arns_flag_leaves_bare_arns_untouched() {
+fn bare_arns_switched_off_by_flag_or_variable_stay_untouched() {
     let (secret_arn, parameter_arn, reference) = bare_arns_and_reference();
-    let outcome = run(with_env(&[
-        ("BARE_SECRET", &secret_arn),
-        ("BARE_PARAMETER", &parameter_arn),
-        ("REFERENCE", &reference),
-    ])
-    .args(["--no-bare-arns", "--log-level", "debug", "printenv"])
-    .args(["BARE_SECRET", "BARE_PARAMETER", "REFERENCE"]));
-    assert_eq!(
-        outcome.stdout,
-        format!("{secret_arn}\n{parameter_arn}\nswitch-resolved-value\n"),
-        "{}",
-        outcome.stderr
-    );
-    assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
-    assert_no_secret(&outcome.stderr, &["switch-resolved-value"]);
-}
-
-#[test]
-fn aws_init_bare_arns_0_leaves_bare_arns_untouched() {
-    let (secret_arn, parameter_arn, reference) = bare_arns_and_reference();
-    let outcome = run(with_env(&[
-        ("AWS_INIT_BARE_ARNS", "0"),
-        ("BARE_SECRET", &secret_arn),
-        ("BARE_PARAMETER", &parameter_arn),
-        ("REFERENCE", &reference),
-    ])
-    .args(["--log-level", "debug", "printenv"])
-    .args(["BARE_SECRET", "BARE_PARAMETER", "REFERENCE"]));
-    assert_eq!(
-        outcome.stdout,
-        format!("{secret_arn}\n{parameter_arn}\nswitch-resolved-value\n"),
-        "{}",
-        outcome.stderr
-    );
-    assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
-    assert_no_secret(&outcome.stderr, &["switch-resolved-value"]);
+    for switch in ["--no-bare-arns", "AWS_INIT_BARE_ARNS=0"] {
+        let mut command = with_env(&[
+            ("BARE_SECRET", &secret_arn),
+            ("BARE_PARAMETER", &parameter_arn),
+            ("REFERENCE", &reference),
+        ]);
+        match switch.split_once('=') {
+            Some((name, value)) => command.env(name, value),
+            None => command.arg(switch),
+        };
+        let outcome = run(command.args(["--log-level", "debug", "printenv"]).args([
+            "BARE_SECRET",
+            "BARE_PARAMETER",
+            "REFERENCE",
+        ]));
+        assert_eq!(
+            outcome.stdout,
+            format!("{secret_arn}\n{parameter_arn}\nswitch-resolved-value\n"),
+            "{switch}: {}",
+            outcome.stderr
+        );
+        assert_eq!(outcome.code(), 0, "{switch}: {}", outcome.stderr);
+        assert_no_secret(&outcome.stderr, &["switch-resolved-value"]);
+    }
 }
 
 #[test]
