@@ -25,3 +25,12 @@ pub fn from_wait_status(status: libc::c_int) -> u8 {
         libc::WEXITSTATUS(status) as u8
     }
 }
+
+/// Describes a wait status for a log line: `exit code 3`, `signal 9`.
+pub fn describe_wait_status(status: libc::c_int) -> String {
+    if libc::WIFSIGNALED(status) {
+        format!("killed by signal {}", libc::WTERMSIG(status))
+    } else {
+        format!("exit code {}", libc::WEXITSTATUS(status))
+    }
+}

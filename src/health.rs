@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
-use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata};
 
+use crate::aws_error;
 use crate::exit_code;
 use crate::log;
 
@@ -41,12 +41,10 @@ pub fn run() -> u8 {
             exit_code::HEALTHY
         }
         Ok(Err(error)) => {
-            match error.code() {
-                Some(code) => log::error!(
-                    "health check failed: {code}: {}",
-                    error.message().unwrap_or("no message")
-                ),
-                None => log::error!("health check failed: {}", DisplayErrorContext(&error)),
+            let described = aws_error::describe(&error);
+            match described.code {
+                Some(code) => log::error!("health check failed: {code}: {}", described.text),
+                None => log::error!("health check failed: {}", described.text),
             }
             exit_code::UNHEALTHY
         }

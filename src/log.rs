@@ -56,7 +56,18 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
     };
     // One write per line, so that lines from the init and the resolving
     // child never interleave mid-line on a shared stderr.
-    let line = format!("aws-init: {tag}{args}\n");
+    // Names and references come from the environment and may hold a
+    // newline; escaping control characters keeps one event on one line, so
+    // no value can forge a line of its own.
+    let mut line = format!("aws-init: {tag}");
+    for c in args.to_string().chars() {
+        if c.is_control() {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    line.push('\n');
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 

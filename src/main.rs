@@ -1,6 +1,7 @@
 //! aws-init: resolves AWS secret references in the environment, then runs a
 //! command under an init that forwards signals and reaps zombies.
 
+mod aws_error;
 mod cli;
 mod exit_code;
 mod health;

@@ -25,7 +25,7 @@ fn health_check_fails_when_sts_is_unreachable() {
     assert!(
         outcome
             .stderr
-            .starts_with("aws-init: error: health check failed: dispatch failure: "),
+            .starts_with("aws-init: error: health check failed: the request could not be sent: "),
         "{}",
         outcome.stderr
     );

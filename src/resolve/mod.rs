@@ -18,9 +18,11 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::config::http::HttpResponse;
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use thiserror::Error;
 
+use crate::aws_error;
 use crate::log;
 use crate::reference::{self, Reference, ReferenceError, Source};
 use crate::secret::Secret;
@@ -88,17 +90,17 @@ pub enum FetchError {
 
 impl FetchError {
     /// Converts an SDK error, keeping the AWS error code when there is one.
-    fn from_sdk<E, R>(error: SdkError<E, R>) -> FetchError
+    fn from_sdk<E>(error: SdkError<E, HttpResponse>) -> FetchError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
-        match error.code() {
+        let described = aws_error::describe(&error);
+        match described.code {
             Some(code) => FetchError::Service {
-                code: code.to_owned(),
-                message: error.message().unwrap_or("no message").to_owned(),
+                code,
+                message: described.text,
             },
-            None => FetchError::Transport(DisplayErrorContext(&error).to_string()),
+            None => FetchError::Transport(described.text),
         }
     }
 }

@@ -14,6 +14,7 @@ mod spawn;
 use std::ffi::OsString;
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::unistd::{ForkResult, fork, pipe2};
@@ -63,9 +64,28 @@ pub fn run(options: &Options, command: Vec<OsString>) -> Result<u8, SuperviseErr
             // SAFETY: setpgid takes plain integers.
             unsafe { libc::setpgid(child, child) };
             log::debug!("started child {child}");
-            supervise(child, Status::new(status_read), &signals, options)
+            let code = supervise(child, Status::new(status_read), &signals, options);
+            if foreground {
+                spawn::take_terminal();
+            }
+            code
         }
     }
+}
+
+/// How much longer than `--timeout` the init waits for the resolving child
+/// before it kills it. The child enforces the timeout itself and reports
+/// each variable; this is for a child that cannot, because it was stopped
+/// or is stuck before its own deadline starts.
+const RESOLVE_MARGIN: Duration = Duration::from_secs(2);
+
+/// Why the init ended the child before the command started.
+#[derive(Clone, Copy)]
+enum Stopped {
+    /// A stop request: aws-init exits 128+N.
+    BySignal(libc::c_int),
+    /// Resolution overran its deadline: aws-init exits 125.
+    ByDeadline,
 }
 
 /// The init's loop: wait for a signal, act on it, until the child is gone.
@@ -76,13 +96,25 @@ fn supervise(
     options: &Options,
 ) -> Result<u8, SuperviseError> {
     let mut shutdown = Shutdown::new(options.grace_period);
-    // The stop request that ended the child before the command started.
-    let mut stopped_by = None;
+    let resolve_deadline = Instant::now() + options.timeout + RESOLVE_MARGIN;
+    let mut stopped = None;
     loop {
-        let Some(signal) = signals
-            .wait(shutdown.timeout())
-            .map_err(SuperviseError::Wait)?
-        else {
+        let resolving = status.state() == State::Resolving && stopped.is_none();
+        let timeout = if resolving {
+            Some(resolve_deadline.saturating_duration_since(Instant::now()))
+        } else {
+            shutdown.timeout()
+        };
+        let Some(signal) = signals.wait(timeout).map_err(SuperviseError::Wait)? else {
+            if resolving && status.state() == State::Resolving {
+                log::error!(
+                    "references still unresolved {} ms after the timeout; the command was not \
+                     started",
+                    RESOLVE_MARGIN.as_millis()
+                );
+                stopped = Some(Stopped::ByDeadline);
+                kill(child, libc::SIGKILL);
+            }
             if shutdown.expired() {
                 log::warn!("grace period over; sending SIGKILL to process group {child}");
                 forward(child, libc::SIGKILL);
@@ -94,12 +126,18 @@ fn supervise(
             let Some(wait_status) = reap::reap_all(child) else {
                 continue;
             };
-            let code = match stopped_by {
-                Some(signal) => {
-                    log::debug!("stopped before the command started");
-                    128 + signal as u8
+            let code = match (stopped, status.state()) {
+                (Some(Stopped::BySignal(signal)), _) => 128 + signal as u8,
+                (Some(Stopped::ByDeadline), _) => exit_code::FAILED,
+                (None, State::Died) => {
+                    log::error!(
+                        "the process resolving references ended ({}) before the command \
+                         started",
+                        exit_code::describe_wait_status(wait_status)
+                    );
+                    exit_code::FAILED
                 }
-                None => exit_code::from_wait_status(wait_status),
+                (None, _) => exit_code::from_wait_status(wait_status),
             };
             log::debug!("child exited; exiting with {code}");
             return Ok(code);
@@ -110,21 +148,18 @@ fn supervise(
                 shutdown.on_signal(signal);
                 forward(child, signal);
             }
-            // The resolving child has nothing to clean up, and it may have
-            // inherited an ignored disposition for the signal (a shell's
-            // background job ignores SIGINT and SIGQUIT), so it is killed
-            // outright and aws-init reports the signal it was asked to
-            // stop with.
-            State::Resolving if signals::is_stop_request(signal) && stopped_by.is_none() => {
+            // The resolving child has nothing to clean up, so it is killed
+            // outright, and aws-init reports the signal it was asked to stop
+            // with.
+            State::Resolving if signals::is_stop_request(signal) && stopped.is_none() => {
                 log::debug!(
                     "{} before the command started; stopping",
                     signals::name(signal)
                 );
-                stopped_by = Some(signal);
-                // SAFETY: kill has no memory-safety requirements.
-                unsafe { libc::kill(child, libc::SIGKILL) };
+                stopped = Some(Stopped::BySignal(signal));
+                kill(child, libc::SIGKILL);
             }
-            State::Resolving | State::Failed => {
+            State::Resolving | State::Failed | State::Died => {
                 log::debug!(
                     "dropped {}: the command has not started",
                     signals::name(signal)
@@ -132,6 +167,11 @@ fn supervise(
             }
         }
     }
+}
+
+fn kill(pid: libc::pid_t, signal: libc::c_int) {
+    // SAFETY: kill has no memory-safety requirements.
+    unsafe { libc::kill(pid, signal) };
 }
 
 fn forward(group: libc::pid_t, signal: libc::c_int) {
@@ -148,17 +188,22 @@ fn forward(group: libc::pid_t, signal: libc::c_int) {
 enum State {
     /// The child is still resolving references.
     Resolving,
-    /// The command is running: exec closed the pipe.
+    /// The child is about to exec the command, or has.
     Started,
     /// The child reported a failure and will exit without starting it.
     Failed,
+    /// The child ended without a word: it was killed (the OOM killer, a
+    /// stray SIGKILL) or crashed before the command started.
+    Died,
 }
 
-/// The init's end of the status pipe. The child writes one byte when it
-/// gives up; a successful exec closes the pipe with nothing written.
+/// The init's end of the status pipe. The child writes [`spawn::READY`]
+/// just before it execs the command, and its exit code when it gives up;
+/// exec closes the pipe.
 struct Status {
     pipe: std::fs::File,
     state: State,
+    closed: bool,
 }
 
 impl Status {
@@ -170,23 +215,28 @@ impl Status {
         Status {
             pipe: std::fs::File::from(pipe),
             state: State::Resolving,
+            closed: false,
         }
     }
 
     fn state(&mut self) -> State {
-        if self.state != State::Resolving {
-            return self.state;
+        while !self.closed && matches!(self.state, State::Resolving | State::Started) {
+            let mut byte = [0u8; 1];
+            match self.pipe.read(&mut byte) {
+                Ok(0) => {
+                    self.closed = true;
+                    if self.state == State::Resolving {
+                        self.state = State::Died;
+                    }
+                }
+                Ok(_) if byte[0] == spawn::READY => self.state = State::Started,
+                Ok(_) => self.state = State::Failed,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                // An unreadable pipe says nothing more; keep what it said.
+                Err(_) => self.closed = true,
+            }
         }
-        let mut byte = [0u8; 1];
-        self.state = match self.pipe.read(&mut byte) {
-            Ok(0) => State::Started,
-            Ok(_) => State::Failed,
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => State::Resolving,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => State::Resolving,
-            // An unreadable pipe says nothing; forwarding is the safe
-            // default for a command that may be running.
-            Err(_) => State::Started,
-        };
         self.state
     }
 }

@@ -19,6 +19,10 @@ use crate::exit_code;
 use crate::log;
 use crate::resolve::{self, Failure, FetchError, ResolveError, Value, Variable};
 
+/// The byte the child writes when it is about to exec the command. Any
+/// other byte is the exit code of a child that gave up.
+pub const READY: u8 = 0xff;
+
 /// Runs the child: returns an exit code only when the command could not be
 /// started, after writing that code to the status pipe.
 pub fn run(
@@ -28,21 +32,36 @@ pub fn run(
     status: OwnedFd,
     foreground: bool,
 ) -> u8 {
-    take_terminal(foreground);
-    if let Err(error) = mask.set_mask() {
-        log::error!("cannot restore the signal mask: {error}");
-        return report(status, exit_code::FAILED);
-    }
+    let mut status = std::fs::File::from(status);
+    // SAFETY: setpgid takes plain integers. The init makes the same call,
+    // so whichever runs first creates the group.
+    unsafe { libc::setpgid(0, 0) };
     // No core file may hold a secret. execve(2) restores the flag for the
     // command.
     // SAFETY: PR_SET_DUMPABLE takes plain integers.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
 
+    // Every signal stays blocked while resolving: the init kills this
+    // process outright when asked to stop, and nothing typed at a terminal
+    // (^Z) can stop it halfway and leave the init waiting.
     let code = match resolve_environment(options) {
-        Ok(environment) => exec(&command, &environment),
+        Ok(environment) => {
+            if foreground {
+                take_terminal();
+            }
+            let _ = status.write_all(&[READY]);
+            match mask.set_mask() {
+                Ok(()) => exec(&command, &environment),
+                Err(error) => {
+                    log::error!("cannot restore the signal mask: {error}");
+                    exit_code::FAILED
+                }
+            }
+        }
         Err(code) => code,
     };
-    report(status, code)
+    let _ = status.write_all(&[code]);
+    code
 }
 
 /// Tells whether aws-init's process group holds the terminal's foreground.
@@ -56,26 +75,15 @@ pub fn holds_terminal() -> bool {
     }
 }
 
-/// Puts this process in its own group and, when aws-init held the
-/// terminal's foreground, hands the foreground to that group, so that a
-/// shell reading the terminal is not stopped by SIGTTIN. An aws-init run in
-/// the background leaves the terminal to whoever has it. SIGTTOU is still
-/// blocked here, so tcsetpgrp(3) cannot stop this process.
-fn take_terminal(foreground: bool) {
-    // SAFETY: these calls take plain integers. Failure (no terminal, or
-    // not the controlling one) leaves things as they were, which is fine.
-    unsafe {
-        libc::setpgid(0, 0);
-        if foreground {
-            libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpgrp());
-        }
-    }
-}
-
-/// Tells the init that the command will not start, and returns `code`.
-fn report(status: OwnedFd, code: u8) -> u8 {
-    let _ = std::fs::File::from(status).write_all(&[code]);
-    code
+/// Makes this process's group the terminal's foreground. The child calls
+/// it just before exec, so that a shell reading the terminal is not stopped
+/// by SIGTTIN; the init calls it once the command is gone, so that a shell
+/// that started aws-init can read the terminal again. Both still block
+/// SIGTTOU, so tcsetpgrp(3) cannot stop them.
+pub fn take_terminal() {
+    // SAFETY: these calls take plain integers. Failure (the terminal is
+    // gone) leaves things as they were, which is fine.
+    unsafe { libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpgrp()) };
 }
 
 /// The command's environment as `NAME=VALUE\0` strings, wiped on drop.
