@@ -97,6 +97,8 @@ pub enum UsageError {
         value: String,
         reason: &'static str,
     },
+    #[error("--health-check runs no command; give it alone")]
+    HealthCheckCommand,
     #[error("no command given; usage: aws-init [OPTIONS] [--] COMMAND [ARGS...]")]
     NoCommand,
 }
@@ -196,6 +198,9 @@ pub fn parse(
     command.extend(args);
 
     if health_check {
+        if !command.is_empty() {
+            return Err(UsageError::HealthCheckCommand);
+        }
         return Ok(Action::HealthCheck(options));
     }
     if command.is_empty() {
@@ -238,7 +243,7 @@ fn parse_bool(source_name: &'static str, text: &str) -> Result<bool, UsageError>
         _ => Err(UsageError::InvalidValue {
             source_name,
             value: text.to_owned(),
-            reason: "expected 1 or 0",
+            reason: "expected 1, 0, true, false, yes, no, on or off",
         }),
     }
 }

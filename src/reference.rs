@@ -53,6 +53,11 @@ pub enum ReferenceError {
     PointerKey,
     #[error("`{0}` in a name is reserved for version selectors, which are not supported yet")]
     VersionSelector(char),
+    #[error(
+        "a name ending in `/` is a path; loading every parameter under a path is not \
+         supported yet"
+    )]
+    ParameterPath,
     #[error("malformed ARN: {0}")]
     BadArn(&'static str),
     #[error("unknown partition `{0}` in the ARN")]
@@ -97,16 +102,13 @@ pub fn parse(value: &str, bare_arns: bool) -> Result<Option<Reference>, Referenc
     }
 }
 
-/// Refuses a value that is not UTF-8 but starts like a reference: it was
+/// Refuses a value that is not UTF-8 but reads like a reference: it was
 /// meant to be one, and passing it on would start the command with it.
-pub fn check_not_utf8(value: &[u8]) -> Result<Option<Reference>, ReferenceError> {
-    let scheme = [SECRET_SCHEME, PARAMETER_SCHEME]
-        .iter()
-        .any(|scheme| value.starts_with(scheme.as_bytes()));
-    if scheme {
-        Err(ReferenceError::NotUtf8)
-    } else {
-        Ok(None)
+pub fn check_not_utf8(value: &[u8], bare_arns: bool) -> Result<Option<Reference>, ReferenceError> {
+    let text = String::from_utf8_lossy(value);
+    match parse(&text, bare_arns) {
+        Ok(None) => Ok(None),
+        _ => Err(ReferenceError::NotUtf8),
     }
 }
 
@@ -212,8 +214,12 @@ fn check_secret_name(name: &str) -> Result<(), ReferenceError> {
     if name.is_empty() {
         return Err(ReferenceError::EmptyName);
     }
-    if name.contains('?') {
-        return Err(ReferenceError::VersionSelector('?'));
+    // Secret names cannot hold either, so a user who wrote one meant a
+    // version selector.
+    for reserved in ['?', ':'] {
+        if name.contains(reserved) {
+            return Err(ReferenceError::VersionSelector(reserved));
+        }
     }
     Ok(())
 }
@@ -224,6 +230,9 @@ fn check_parameter_name(name: &str) -> Result<(), ReferenceError> {
     }
     if name.contains(':') {
         return Err(ReferenceError::VersionSelector(':'));
+    }
+    if name.ends_with('/') {
+        return Err(ReferenceError::ParameterPath);
     }
     Ok(())
 }

@@ -34,31 +34,31 @@ fn a_value_with_a_nul_byte_fails_closed() {
     emulator().put_secret(&raw, "nul-canary-before\0nul-canary-after");
     let keyed = unique("case8-key");
     emulator().put_secret(&keyed, r#"{"k":"nul-canary-json\u0000tail"}"#);
-
-    for (variable, reference) in [
-        ("RAW", format!("aws-secret:{raw}")),
-        ("KEYED", format!("aws-secret:{keyed}#k")),
-    ] {
-        for level in ["info", "debug"] {
-            let scratch = TempDir::new("resolve");
-            let marker = scratch.path().join("started");
-            let outcome = run(with_env(&[(variable, &reference)])
-                .args(["--log-level", level, "touch"])
-                .arg(&marker));
-            assert_eq!(outcome.code(), 125, "{}", outcome.stderr);
-            assert!(!marker.exists(), "the command started");
-            let line = format!(
-                "{ERROR}{variable}: the resolved value contains a NUL byte, which an \
-                 environment variable cannot hold; the command was not started"
-            );
-            assert!(
-                outcome.stderr.lines().any(|l| l == line),
-                "{}",
-                outcome.stderr
-            );
-            assert_no_secret(&outcome.stderr, &["nul-canary", "tail"]);
-        }
-    }
+    let raw_reference = format!("aws-secret:{raw}");
+    let keyed_reference = format!("aws-secret:{keyed}#k");
+    // A missing secret beside them is reported in the same run.
+    let missing = format!("aws-secret:{}", unique("case8-missing"));
+    let nul = "the resolved value contains a NUL byte, which an environment variable cannot hold";
+    assert_fails_closed(
+        || {
+            with_env(&[
+                ("RAW", &raw_reference),
+                ("KEYED", &keyed_reference),
+                ("MISSING", &missing),
+            ])
+        },
+        &[
+            failure("RAW", &raw_reference, nul),
+            failure("KEYED", &keyed_reference, nul),
+            rejected(
+                "MISSING",
+                &missing,
+                "ResourceNotFoundException",
+                NOT_FOUND_HINT,
+            ),
+        ],
+        &["nul-canary", "tail"],
+    );
 }
 
 // Failing closed.

@@ -197,3 +197,11 @@ fn empty_variables_count_as_unset() {
         run(defaults(), &["app"])
     );
 }
+
+#[test]
+fn a_health_check_takes_no_command() {
+    assert_eq!(
+        parse_with(&["-h", "app"], &[]),
+        Err(UsageError::HealthCheckCommand)
+    );
+}

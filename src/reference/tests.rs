@@ -258,13 +258,35 @@ fn ecs_fields_are_reserved() {
 #[test]
 fn a_reference_that_is_not_utf8_is_an_error() {
     assert_eq!(
-        check_not_utf8(b"aws-secret:app\xff"),
+        check_not_utf8(b"aws-secret:app\xff", true),
         Err(ReferenceError::NotUtf8)
     );
     assert_eq!(
-        check_not_utf8(b"aws-ssm:\xff"),
+        check_not_utf8(b"aws-ssm:\xff", true),
         Err(ReferenceError::NotUtf8)
     );
-    assert_eq!(check_not_utf8(b"plain \xff"), Ok(None));
-    assert_eq!(check_not_utf8(b"arn:\xff"), Ok(None));
+    let bare = b"arn:aws:secretsmanager:us-east-1:123456789012:secret:app/\xff";
+    assert_eq!(check_not_utf8(bare, true), Err(ReferenceError::NotUtf8));
+    assert_eq!(check_not_utf8(bare, false), Ok(None));
+    assert_eq!(check_not_utf8(b"plain \xff", true), Ok(None));
+    assert_eq!(
+        check_not_utf8(b"arn:aws:iam::123456789012:role/\xff", true),
+        Ok(None)
+    );
+}
+
+#[test]
+fn colons_in_secret_names_are_reserved() {
+    assert_eq!(
+        parse("aws-secret:app/x:AWSCURRENT", true),
+        Err(ReferenceError::VersionSelector(':'))
+    );
+}
+
+#[test]
+fn parameter_paths_are_reserved() {
+    assert_eq!(
+        parse("aws-ssm:/app/prod/", true),
+        Err(ReferenceError::ParameterPath)
+    );
 }

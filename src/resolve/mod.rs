@@ -69,6 +69,10 @@ pub enum ResolveError {
     Fetch(FetchError),
     #[error(transparent)]
     Json(#[from] JsonError),
+    // execve(2) takes NUL-terminated strings, so the value would be cut
+    // short without a word.
+    #[error("the resolved value contains a NUL byte, which an environment variable cannot hold")]
+    Nul,
 }
 
 /// Why a secret or parameter could not be read.
@@ -139,7 +143,7 @@ pub async fn resolve(
         } else {
             match value.to_str() {
                 Some(text) => reference::parse(text, options.bare_arns),
-                None => reference::check_not_utf8(value.as_bytes()),
+                None => reference::check_not_utf8(value.as_bytes(), options.bare_arns),
             }
         };
         match parsed {
@@ -206,6 +210,11 @@ pub async fn resolve(
                 raw,
                 reference,
             } => match pick(&fetched, &reference) {
+                Ok(secret) if secret.expose().contains(&0) => failures.push(Failure {
+                    variable: name.to_string_lossy().into_owned(),
+                    reference: raw,
+                    error: ResolveError::Nul,
+                }),
                 Ok(secret) => {
                     log::debug!("resolved {} from {raw}", name.to_string_lossy());
                     variables.push(Variable {

@@ -42,7 +42,7 @@ pub enum SuperviseError {
 /// aws-init: the command's own, or the child's when the command did not
 /// start. The forked child returns from here too, when it fails.
 pub fn run(options: &Options, command: Vec<OsString>) -> Result<u8, SuperviseError> {
-    let signals = SignalSet::init();
+    let signals = SignalSet::all();
     // Blocked before the fork, so that no signal, not even the SIGCHLD of
     // a child that fails at once, can arrive before the init waits for it.
     let mask = signals.block().map_err(SuperviseError::Block)?;

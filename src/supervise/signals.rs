@@ -10,33 +10,21 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::time::Duration;
 
-/// Synchronous faults stay unblocked: blocking them makes a real fault
-/// undeliverable, and the kernel kills the process anyway. They are raised
-/// by aws-init's own code, so there is nothing to forward.
-const FAULTS: &[libc::c_int] = &[
-    libc::SIGSEGV,
-    libc::SIGBUS,
-    libc::SIGFPE,
-    libc::SIGILL,
-    libc::SIGTRAP,
-    libc::SIGSYS,
-];
-
 /// A set of signals.
 #[derive(Clone, Copy)]
 pub struct SignalSet(libc::sigset_t);
 
 impl SignalSet {
-    /// Every signal the init takes: all but the faults, SIGKILL and SIGSTOP.
-    pub fn init() -> SignalSet {
+    /// Every signal there is. The kernel never blocks SIGKILL or SIGSTOP,
+    /// and a real fault (SIGSEGV, SIGBUS, ...) in aws-init's own code still
+    /// kills it, since the kernel unblocks a synchronous fault to deliver
+    /// it. Blocking the faults too means one sent with kill(2) is
+    /// forwarded like any other signal instead of killing the init.
+    pub fn all() -> SignalSet {
         let mut set = MaybeUninit::<libc::sigset_t>::uninit();
-        // SAFETY: sigfillset initialises the set, and sigdelset only
-        // touches an initialised set with valid signal numbers.
+        // SAFETY: sigfillset initialises the set.
         unsafe {
             libc::sigfillset(set.as_mut_ptr());
-            for &signal in FAULTS {
-                libc::sigdelset(set.as_mut_ptr(), signal);
-            }
             SignalSet(set.assume_init())
         }
     }

@@ -9,6 +9,7 @@ use std::ffi::{CString, OsString};
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::time::Instant;
 
 use zeroize::Zeroizing;
@@ -125,7 +126,7 @@ fn resolve_environment(options: &Options) -> Result<Environment, u8> {
         .iter()
         .filter(|variable| matches!(variable.value, Value::Resolved(_)))
         .count();
-    let environment = build_environment(variables)?;
+    let environment = build_environment(variables);
     if resolved > 0 {
         log::info!(
             "resolved {resolved} variable(s) in {} ms",
@@ -154,37 +155,26 @@ fn log_failure(failure: &Failure) {
     );
 }
 
-/// Lays out the environment for execve(2), refusing values that hold a NUL
-/// byte: the kernel would cut them short without a word.
-fn build_environment(variables: Vec<Variable>) -> Result<Environment, u8> {
-    let mut environment = Vec::with_capacity(variables.len());
-    let mut failed = false;
-    for variable in &variables {
-        let value = match &variable.value {
-            Value::Plain(value) => value.as_bytes(),
-            Value::Resolved(secret) => secret.expose(),
-        };
-        if value.contains(&0) {
-            log::error!(
-                "{}: the resolved value contains a NUL byte, which an environment \
-                 variable cannot hold; the command was not started",
-                variable.name.to_string_lossy()
-            );
-            failed = true;
-            continue;
-        }
-        let name = variable.name.as_bytes();
-        let mut entry = Zeroizing::new(Vec::with_capacity(name.len() + value.len() + 2));
-        entry.extend_from_slice(name);
-        entry.push(b'=');
-        entry.extend_from_slice(value);
-        entry.push(0);
-        environment.push(entry);
-    }
-    if failed {
-        return Err(exit_code::FAILED);
-    }
-    Ok(environment)
+/// Lays out the environment for execve(2). Resolution has already refused
+/// values with a NUL byte, and the others come from an environment, which
+/// cannot hold one.
+fn build_environment(variables: Vec<Variable>) -> Environment {
+    variables
+        .iter()
+        .map(|variable| {
+            let value = match &variable.value {
+                Value::Plain(value) => value.as_bytes(),
+                Value::Resolved(secret) => secret.expose(),
+            };
+            let name = variable.name.as_bytes();
+            let mut entry = Zeroizing::new(Vec::with_capacity(name.len() + value.len() + 2));
+            entry.extend_from_slice(name);
+            entry.push(b'=');
+            entry.extend_from_slice(value);
+            entry.push(0);
+            entry
+        })
+        .collect()
 }
 
 /// Replaces this process with the command; returns only on failure, with
@@ -225,6 +215,12 @@ fn exec(command: &[OsString], environment: &Environment) -> u8 {
     let error = io::Error::last_os_error();
     let shown = command[0].to_string_lossy();
     match error.raw_os_error() {
+        // A path that exists but gives ENOENT names a script whose #!
+        // interpreter, or a program whose loader, is missing.
+        Some(libc::ENOENT) if shown.contains('/') && Path::new(&command[0]).exists() => {
+            log::error!("{shown}: cannot execute: its interpreter or loader was not found");
+            exit_code::NOT_EXECUTABLE
+        }
         Some(libc::ENOENT) | Some(libc::ENOTDIR) => {
             log::error!("{shown}: command not found");
             exit_code::NOT_FOUND
