@@ -5,7 +5,6 @@
 mod common;
 
 use common::checks::*;
-use common::temp::TempDir;
 use common::*;
 
 // The cases from the field.
