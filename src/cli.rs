@@ -34,7 +34,8 @@ Options:
                               [env: AWS_INIT_LOG_LEVEL]
       --no-bare-arns          leave bare secret and parameter ARNs as they are
                               [env: AWS_INIT_BARE_ARNS=0]
-      --literal NAME          keep variable NAME's value literal; repeatable
+      --literal NAME          keep variable NAME's value literal; repeatable,
+                              and added to the names in the variable
                               [env: AWS_INIT_LITERAL=NAME,NAME...]
       --timeout DURATION      give up resolving after DURATION and fail closed
                               [default: 30s] [env: AWS_INIT_TIMEOUT]
@@ -43,16 +44,17 @@ Options:
                               by default aws-init waits as long as it takes
                               [env: AWS_INIT_GRACE_PERIOD]
   -h, --health-check          check AWS credentials with STS GetCallerIdentity
-                              (5 s limit) and exit 0 or 1
+                              (5 s limit) and exit 0 or 1; takes no command
       --help                  print this help and exit
   -V, -v, --version           print the version and exit
 
 Exit codes:
   0-255  COMMAND's own exit code
   128+N  COMMAND was killed by signal N (SIGTERM: 143, SIGKILL: 137)
-  125    aws-init failed, for example a reference did not resolve; COMMAND
-         did not start
-  126    COMMAND was found but could not be executed
+  125    aws-init failed, for example a reference did not resolve in time;
+         COMMAND did not start
+  126    COMMAND was found but could not be executed (no permission, or a
+         missing #! interpreter)
   127    COMMAND was not found
   2      usage error
   0, 1   health check passed, failed
