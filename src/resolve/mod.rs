@@ -266,6 +266,10 @@ async fn fetch_all(
     let mut results = HashMap::new();
     let mut requests: Vec<FetchFuture<'_>> = Vec::new();
     let mut batches: HashMap<Option<String>, Vec<String>> = HashMap::new();
+    // One client per service and region; clients share the SDK's HTTP
+    // client, and with it the connections.
+    let mut secret_clients = HashMap::new();
+    let mut parameter_clients = HashMap::new();
 
     for key in keys {
         if key.region.is_none() && config.region().is_none() {
@@ -274,7 +278,10 @@ async fn fetch_all(
         }
         match &key.source {
             Source::Secret { id } => {
-                let client = secrets_manager::client(config, key.region.as_deref());
+                let client = secret_clients
+                    .entry(key.region.clone())
+                    .or_insert_with(|| secrets_manager::client(config, key.region.as_deref()))
+                    .clone();
                 let id = id.clone();
                 requests.push(Box::pin(async move {
                     let value = secrets_manager::get(&client, &id).await;
@@ -285,7 +292,10 @@ async fn fetch_all(
                 batches.entry(key.region).or_default().push(name.clone());
             }
             Source::Parameter { name } => {
-                let client = parameter_store::client(config, key.region.as_deref());
+                let client = parameter_clients
+                    .entry(key.region.clone())
+                    .or_insert_with(|| parameter_store::client(config, key.region.as_deref()))
+                    .clone();
                 let name = name.clone();
                 requests.push(Box::pin(async move {
                     let value = parameter_store::get(&client, &name).await;
@@ -296,7 +306,10 @@ async fn fetch_all(
     }
 
     for (region, names) in batches {
-        let client = parameter_store::client(config, region.as_deref());
+        let client = parameter_clients
+            .entry(region.clone())
+            .or_insert_with(|| parameter_store::client(config, region.as_deref()))
+            .clone();
         for chunk in names.chunks(parameter_store::BATCH_LIMIT) {
             let chunk = chunk.to_vec();
             let client = client.clone();
