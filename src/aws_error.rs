@@ -36,6 +36,10 @@ where
         SdkError::DispatchFailure(_) => format!("the request could not be sent: {}", causes(error)),
         SdkError::TimeoutError(_) => "the request timed out".to_owned(),
         SdkError::ResponseError(_) => "the response could not be read".to_owned(),
+        // A success status here means the body could not be parsed.
+        SdkError::ServiceError(service) if service.raw().status().is_success() => {
+            "the response could not be read".to_owned()
+        }
         SdkError::ServiceError(service) => format!(
             "the service answered HTTP {} without an error code",
             service.raw().status().as_u16()

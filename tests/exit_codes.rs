@@ -76,6 +76,32 @@ fn exits_126_when_the_command_is_not_executable() {
 }
 
 #[test]
+fn exits_126_when_the_interpreter_of_a_script_is_missing() {
+    let dir = TempDir::new("no-interpreter");
+    let script = dir.path().join("script");
+    fs::write(&script, "#!/does/not/exist/sh\necho ran\n").unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+
+    for launch in LAUNCHES {
+        // The path is shown as it was given, relative or not.
+        let absolute = script.display().to_string();
+        for given in [absolute.as_str(), "./script"] {
+            let outcome = run(launch.command(NOWHERE).arg(given).current_dir(dir.path()));
+            assert_eq!(outcome.code(), 126, "{launch:?} {given}: {outcome:?}");
+            assert_eq!(outcome.stdout, "", "{launch:?} {given}");
+            assert_eq!(
+                outcome.stderr,
+                format!(
+                    "aws-init: error: {given}: cannot execute: its interpreter or loader was \
+                     not found\n"
+                ),
+                "{launch:?} {given}"
+            );
+        }
+    }
+}
+
+#[test]
 fn exits_2_when_no_command_is_given() {
     let outcome = run(&mut aws_init_at(NOWHERE));
     assert_eq!(outcome.code(), 2, "{outcome:?}");
@@ -95,6 +121,19 @@ fn exits_2_on_an_unknown_option() {
         outcome.stderr,
         "aws-init: error: unknown option `--bogus`; see aws-init --help\n"
     );
+}
+
+#[test]
+fn exits_2_when_the_health_check_is_given_a_command() {
+    for flag in ["-h", "--health-check"] {
+        let outcome = run(aws_init_at(NOWHERE).args([flag, "app"]));
+        assert_eq!(outcome.code(), 2, "{flag}: {outcome:?}");
+        assert_eq!(outcome.stdout, "", "{flag}");
+        assert_eq!(
+            outcome.stderr, "aws-init: error: --health-check runs no command; give it alone\n",
+            "{flag}"
+        );
+    }
 }
 
 #[test]

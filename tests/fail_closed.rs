@@ -1,10 +1,11 @@
 //! End-to-end tests of failing closed: a reference that AWS refuses, a value
-//! that cannot be used, or no answer in time stops aws-init before the
-//! command starts, with one line per failure.
+//! that cannot be used, an answer that cannot be read, or no answer in time
+//! stops aws-init before the command starts, with one line per failure.
 
 mod common;
 
 use common::checks::*;
+use common::mock::Mock;
 use common::*;
 
 // The cases from the field.
@@ -268,4 +269,65 @@ fn an_endpoint_that_never_answers_fails_closed_at_the_timeout() {
         )],
         &[],
     );
+}
+
+// Responses that must never be quoted. The SDK's errors carry the raw
+// response, and for GetSecretValue and GetParameters its body is the
+// secret, so a malformed one must not reach stderr even at debug level.
+
+/// Every 8-byte piece of `canary`, so that no part of it long enough to
+/// matter can show up in stderr either.
+fn pieces(canary: &str) -> Vec<&str> {
+    (0..=canary.len() - 8)
+        .map(|at| &canary[at..at + 8])
+        .collect()
+}
+
+/// Checks that `reference`, answered by `mock`, fails closed with `error`
+/// and shows no piece of `canary`.
+fn assert_body_stays_hidden(mock: &Mock, reference: &str, error: &str, canary: &str) {
+    assert_fails_closed(
+        || {
+            let mut command = aws_init_at(&mock.endpoint);
+            command.env("TOKEN", reference);
+            command
+        },
+        &[failure("TOKEN", reference, error)],
+        &pieces(canary),
+    );
+}
+
+const UNREADABLE: &str = "request failed: the response could not be read";
+
+#[test]
+fn no_malformed_response_body_reaches_stderr() {
+    let secret = "aws-secret:x";
+    let bad_date = r#"{"Name":"x","SecretString":"LEAK-CANARY-1","CreatedDate":"notanumber"}"#;
+    let truncated = r#"{"Name":"x","SecretString":"LEAK-CANARY-2"#;
+    let wrong_type = r#"{"Name":"x","SecretString":["LEAK-CANARY-3"]}"#;
+    for (body, canary) in [
+        (bad_date, "LEAK-CANARY-1"),
+        (truncated, "LEAK-CANARY-2"),
+        (wrong_type, "LEAK-CANARY-3"),
+    ] {
+        assert_body_stays_hidden(&Mock::new(200, body), secret, UNREADABLE, canary);
+    }
+
+    // A body cut short of its Content-Length.
+    let whole = r#"{"Name":"x","SecretString":"LEAK-CANARY-4"}"#;
+    let cut = Mock::declaring(200, whole, whole.len() + 100);
+    assert_body_stays_hidden(&cut, secret, UNREADABLE, "LEAK-CANARY-4");
+
+    let parameters = r#"{"Parameters":[{"Name":"/p","Value":"LEAK-CANARY-5","Version":"x"}]}"#;
+    let mock = Mock::new(200, parameters);
+    assert_body_stays_hidden(&mock, "aws-ssm:/p", UNREADABLE, "LEAK-CANARY-5");
+}
+
+#[test]
+fn no_error_response_body_reaches_stderr() {
+    let mock = Mock::new(500, r#"{"message":"LEAK-CANARY-6"}"#);
+    let no_code = "request failed: the service answered HTTP 500 without an error code";
+    for (reference, error) in [("aws-secret:x", no_code), ("aws-ssm:/p", UNREADABLE)] {
+        assert_body_stays_hidden(&mock, reference, error, "LEAK-CANARY-6");
+    }
 }

@@ -289,3 +289,56 @@ fn takes_the_terminal_only_when_it_holds_the_foreground() {
     let (outcome, _) = running.finish();
     assert_eq!(outcome.code(), 0, "{outcome:?}");
 }
+
+#[test]
+fn gives_the_terminal_back_to_the_shell_that_started_it() {
+    // A shell without job control runs aws-init in its own process group,
+    // which holds the terminal. The command took it over; unless aws-init
+    // hands it back, the shell's `read` fails or stops it.
+    let script = format!("{BIN} true; read -r x; echo \"got[$x]\"");
+    let mut command = Command::new("sh");
+    clean_env(&mut command, NOWHERE);
+    command.args(["-c", &script]);
+    let master = on_a_new_terminal(&mut command);
+    let mut input = master.try_clone().unwrap();
+    let running = Running::spawn(Launch::Direct, &mut command);
+    drop(command);
+
+    // The terminal keeps typed input until someone reads it.
+    input.write_all(b"line\n").unwrap();
+    let seen = read_until(&read_terminal(master), "]");
+    assert!(seen.contains("got[line]"), "{seen:?}");
+    let (outcome, _) = running.finish();
+    assert_eq!(outcome.code(), 0, "{outcome:?}; terminal: {seen:?}");
+}
+
+#[test]
+fn a_suspend_key_while_resolving_cannot_wedge_aws_init() {
+    // Direct only: as PID 1, unshare shares aws-init's process group, and
+    // ^Z would stop unshare itself.
+    let silent = Silent::new();
+    let mut command = Launch::Direct.command(&silent.endpoint);
+    command
+        .env("TOKEN", "aws-secret:x")
+        .args(["--timeout", "1s", "true"]);
+    let master = on_a_new_terminal(&mut command);
+    let mut input = master.try_clone().unwrap();
+    let running = Running::spawn(Launch::Direct, &mut command);
+    drop(command);
+    let output = read_terminal(master);
+
+    // ^Z sends SIGTSTP to the terminal's foreground group, which is still
+    // aws-init's own: the resolving child gets the foreground only just
+    // before exec, and blocks every signal until then.
+    let _connection = silent.wait_for_request();
+    input.write_all(b"\x1a").unwrap();
+
+    let seen = read_until(&output, "the command was not started\r\n").replace("\r\n", "\n");
+    let expected = "aws-init: error: TOKEN: cannot resolve aws-secret:x: no answer within \
+                    1000 ms (--timeout)\n\
+                    aws-init: error: 1 reference(s) failed to resolve; the command was not \
+                    started\n";
+    assert!(seen.ends_with(expected), "{seen:?}");
+    let (outcome, _) = running.finish();
+    assert_eq!(outcome.code(), 125, "{outcome:?}; terminal: {seen:?}");
+}

@@ -183,3 +183,112 @@ fn an_arn_in_the_wrong_partition_fails_closed() {
         &[],
     );
 }
+
+/// A name or reference may hold a newline, and aws-init logs both. Shown
+/// raw, the newline would start a line of the value's own choosing.
+#[test]
+fn a_newline_in_a_name_or_reference_stays_on_its_line() {
+    let reference = "aws-secret:app/x\naws-init: forged";
+    // No `:` here, so this one reaches AWS, which has no such secret.
+    let missing = format!("aws-secret:{}\naws-init forged", unique("newline"));
+    let name = "DB\naws-init: forged";
+    let escaped = |text: &str| text.replace('\n', "\\n");
+    assert_fails_closed(
+        || {
+            with_env(&[
+                ("TOKEN", reference),
+                ("MISSING", &missing),
+                (name, "aws-secret:"),
+            ])
+        },
+        &[
+            failure(
+                "TOKEN",
+                &escaped(reference),
+                "invalid reference: `:` in a name is reserved for version selectors, \
+                 which are not supported yet",
+            ),
+            rejected(
+                "MISSING",
+                &escaped(&missing),
+                "ResourceNotFoundException",
+                NOT_FOUND_HINT,
+            ),
+            failure(
+                &escaped(name),
+                "aws-secret:",
+                "invalid reference: the secret or parameter name is empty",
+            ),
+        ],
+        &[],
+    );
+}
+
+#[test]
+fn a_bare_arn_that_is_not_utf8_fails_closed_unless_bare_arns_are_off() {
+    let name = unique("bare-not-utf8");
+    let mut value = emulator()
+        .put_secret(&name, "bare-not-utf8-canary")
+        .into_bytes();
+    value.push(0xff);
+    let value = OsStr::from_bytes(&value);
+    let shown = value.to_string_lossy();
+    assert_fails_closed(
+        || {
+            let mut command = emulator().aws_init();
+            command.env("DB_PASSWORD", value);
+            command
+        },
+        &[failure(
+            "DB_PASSWORD",
+            &shown,
+            "invalid reference: the reference is not valid UTF-8",
+        )],
+        &["bare-not-utf8-canary"],
+    );
+
+    // Switched off, bare ARNs are ordinary values, whatever bytes they hold.
+    let (outcome, environment) = environment_seen(
+        emulator()
+            .aws_init()
+            .env("DB_PASSWORD", value)
+            .arg("--no-bare-arns"),
+    );
+    assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
+    assert_eq!(
+        environment
+            .get(b"DB_PASSWORD".as_slice())
+            .map(Vec::as_slice),
+        Some(value.as_bytes())
+    );
+}
+
+#[test]
+fn a_version_stage_after_a_colon_fails_closed() {
+    let reference = "aws-secret:app/x:AWSCURRENT";
+    assert_fails_closed(
+        || with_env(&[("DB_PASSWORD", reference)]),
+        &[failure(
+            "DB_PASSWORD",
+            reference,
+            "invalid reference: `:` in a name is reserved for version selectors, \
+             which are not supported yet",
+        )],
+        &[],
+    );
+}
+
+#[test]
+fn a_parameter_path_fails_closed() {
+    let reference = "aws-ssm:/app/prod/";
+    assert_fails_closed(
+        || with_env(&[("CONFIG", reference)]),
+        &[failure(
+            "CONFIG",
+            reference,
+            "invalid reference: a name ending in `/` is a path; loading every parameter \
+             under a path is not supported yet",
+        )],
+        &[],
+    );
+}

@@ -1,13 +1,9 @@
-//! Pins how aws-init handles signals: forwarding to the command's process
-//! group, the signal state the command inherits, and signals that come while
-//! it is still resolving (case 14), run directly and as PID 1.
+//! Pins how aws-init handles signals once the command runs: forwarding to
+//! the command's process group and the signal state the command inherits,
+//! run directly and as PID 1.
 
 mod common;
 
-use std::fs;
-use std::io;
-use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::Command;
 
 use nix::sys::signal::Signal;
@@ -60,6 +56,31 @@ fn forwards_each_signal_to_the_command() {
                 code,
                 "{launch:?} {name}: {outcome:?}"
             );
+            assert_eq!(outcome.stderr, "", "{launch:?} {name}");
+        }
+    }
+}
+
+/// aws-init blocks even the fault signals, so that one sent with kill(2)
+/// is forwarded like any other: unblocked, it would kill a direct run and,
+/// at its default disposition, be dropped by the kernel for PID 1.
+#[test]
+fn forwards_fault_signals_sent_with_kill() {
+    for launch in LAUNCHES {
+        for (signal, name) in [(Signal::SIGSEGV, "SEGV"), (Signal::SIGBUS, "BUS")] {
+            // The background sleep dies of the signal too, and may dump
+            // core, which must not land in the source tree.
+            let dir = TempDir::new("fault");
+            let mut command = launch.command(NOWHERE);
+            command
+                .args(shell(TRAP, &[name, "9"]))
+                .current_dir(dir.path());
+            let running = Running::start(launch, &mut command);
+            assert_eq!(running.line(), "ready", "{launch:?} {name}");
+            running.signal(signal);
+            let (outcome, lines) = running.finish();
+            assert_eq!(lines, [format!("got {name}")], "{launch:?} {name}");
+            assert_eq!(outcome.code(), 9, "{launch:?} {name}: {outcome:?}");
             assert_eq!(outcome.stderr, "", "{launch:?} {name}");
         }
     }
@@ -222,141 +243,5 @@ fn the_command_starts_with_the_ignored_signals_aws_init_was_given() {
         assert_eq!(outcome.stdout, "y\n", "{launch:?}");
         assert_eq!(outcome.stderr, "", "{launch:?}");
         assert_eq!(outcome.code(), 0, "{launch:?}");
-    }
-}
-
-// Signals while resolving (case 14).
-
-/// Starts aws-init with a reference the Silent listener never answers and
-/// a command that would leave `marker` behind, in `dir` and allowed to dump
-/// core, and returns once the resolving child has connected.
-fn start_resolving(
-    launch: Launch,
-    silent: &Silent,
-    dir: &TempDir,
-    marker: &Path,
-) -> (Running, std::net::TcpStream) {
-    let mut command = launch.command(&silent.endpoint);
-    command
-        .env("X", "aws-secret:slow")
-        .arg("touch")
-        .arg(marker)
-        .current_dir(dir.path());
-    allow_core_dumps(&mut command);
-    let running = Running::start(launch, &mut command);
-    let connection = silent.wait_for_request();
-    (running, connection)
-}
-
-/// Lifts the core size limit for the run, so that a process that may dump
-/// core does so, and a test can see whether it did.
-fn allow_core_dumps(command: &mut Command) {
-    // SAFETY: setrlimit is async-signal-safe and touches only the child.
-    unsafe {
-        command.pre_exec(|| {
-            let unlimited = libc::rlimit {
-                rlim_cur: libc::RLIM_INFINITY,
-                rlim_max: libc::RLIM_INFINITY,
-            };
-            if libc::setrlimit(libc::RLIMIT_CORE, &unlimited) == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
-/// Tells whether the kernel writes core files into the dumping process's
-/// working directory, which is what lets a test look for them. A piped or
-/// absolute core_pattern sends them elsewhere.
-fn cores_land_in_the_working_directory() -> bool {
-    let pattern = fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
-    let pattern = pattern.trim();
-    !pattern.is_empty() && !pattern.starts_with('|') && !pattern.contains('/')
-}
-
-fn death_code(signal: Signal) -> i32 {
-    128 + signal as i32
-}
-
-#[test]
-fn a_stop_signal_while_resolving_ends_aws_init_before_the_command_starts() {
-    let stops = [
-        Signal::SIGTERM,
-        Signal::SIGINT,
-        Signal::SIGQUIT,
-        Signal::SIGHUP,
-    ];
-    for launch in LAUNCHES {
-        for signal in stops {
-            let silent = Silent::new();
-            let dir = TempDir::new("resolving");
-            let marker = dir.path().join("marker");
-            let (running, _connection) = start_resolving(launch, &silent, &dir, &marker);
-            running.signal(signal);
-            let (outcome, lines) = running.finish();
-            assert_eq!(
-                outcome.code(),
-                death_code(signal),
-                "{launch:?} {signal}: {outcome:?}"
-            );
-            assert_eq!(lines, Vec::<String>::new(), "{launch:?} {signal}");
-            assert_eq!(outcome.stderr, "", "{launch:?} {signal}");
-            assert!(!marker.exists(), "{launch:?} {signal}: the command ran");
-            // SIGQUIT's default action dumps core; the resolving child
-            // holds secrets and has made itself undumpable.
-            assert_eq!(
-                dir.entries(),
-                Vec::<String>::new(),
-                "{launch:?} {signal}: left files behind, such as a core"
-            );
-        }
-    }
-}
-
-#[test]
-fn other_signals_while_resolving_are_dropped() {
-    for launch in LAUNCHES {
-        let silent = Silent::new();
-        let dir = TempDir::new("resolving");
-        let marker = dir.path().join("marker");
-        let (running, _connection) = start_resolving(launch, &silent, &dir, &marker);
-        // Pending standard signals are taken lowest number first, so
-        // aws-init deals with SIGUSR1 (10) before SIGTERM (15) however the
-        // two arrive. Had it forwarded SIGUSR1, the child would have died
-        // of that first, giving 138.
-        running.signal(Signal::SIGUSR1);
-        running.signal(Signal::SIGTERM);
-        let (outcome, lines) = running.finish();
-        assert_eq!(
-            outcome.code(),
-            death_code(Signal::SIGTERM),
-            "{launch:?}: {outcome:?}"
-        );
-        assert_eq!(lines, Vec::<String>::new(), "{launch:?}");
-        assert_eq!(outcome.stderr, "", "{launch:?}");
-        assert!(!marker.exists(), "{launch:?}: the command ran");
-    }
-}
-
-/// The control for the core check above: the command itself, exec'd from
-/// the undumpable child, can dump core again, so an empty directory there
-/// means no core was written rather than that none could be seen.
-#[test]
-fn the_command_itself_may_dump_core() {
-    if !cores_land_in_the_working_directory() {
-        eprintln!("skipped: core_pattern does not write into the working directory");
-        return;
-    }
-    for launch in LAUNCHES {
-        let dir = TempDir::new("core");
-        let mut command = launch.command(NOWHERE);
-        command
-            .args(shell("kill -QUIT $$", &[]))
-            .current_dir(dir.path());
-        allow_core_dumps(&mut command);
-        let outcome = run(&mut command);
-        assert_eq!(outcome.code(), 131, "{launch:?}: {outcome:?}");
-        assert_eq!(dir.entries().len(), 1, "{launch:?}: no core file");
     }
 }

@@ -114,8 +114,8 @@ pub fn rejected(variable: &str, reference: &str, code: &str, hint: &'static str)
 
 /// Checks that aws-init, run by `make` at the default and at the most
 /// verbose log level, exits 125 without starting the command, prints one
-/// line per failure in `expected` and then their count, and shows none of
-/// `secrets`.
+/// line per failure in `expected` and then their count, writes no line that
+/// is not its own, and shows none of `secrets`.
 pub fn assert_fails_closed(make: impl Fn() -> Command, expected: &[Line], secrets: &[&str]) {
     for level in [None, Some("debug")] {
         let scratch = TempDir::new("resolve");
@@ -131,6 +131,9 @@ pub fn assert_fails_closed(make: impl Fn() -> Command, expected: &[Line], secret
         assert_eq!(outcome.stdout, "");
         assert!(!marker.exists(), "the command started:\n{stderr}");
         assert_no_secret(stderr, secrets);
+        for line in stderr.lines() {
+            assert!(line.starts_with("aws-init: "), "not aws-init's: {line:?}");
+        }
 
         let mut errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with(ERROR)).collect();
         if level.is_none() {

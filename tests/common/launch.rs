@@ -89,7 +89,7 @@ impl Running {
     }
 
     /// aws-init's pid as the test sees it.
-    fn aws_init_pid(&self) -> Pid {
+    pub fn aws_init_pid(&self) -> Pid {
         let pid = match self.launch {
             Launch::Direct => self.child().id(),
             Launch::Pid1 => {

@@ -11,6 +11,7 @@
 
 pub mod checks;
 pub mod launch;
+pub mod mock;
 pub mod temp;
 
 use std::ffi::OsStr;
