@@ -7,6 +7,7 @@
 //! only for failures that happen before any response exists.
 
 use std::error::Error;
+use std::fmt;
 
 use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
@@ -16,6 +17,15 @@ pub struct Described {
     /// The AWS error code, when the service sent one.
     pub code: Option<String>,
     pub text: String,
+}
+
+impl fmt::Display for Described {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.code {
+            Some(code) => write!(f, "{code}: {}", self.text),
+            None => f.write_str(&self.text),
+        }
+    }
 }
 
 /// Describes `error` without any part of a response body.

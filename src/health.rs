@@ -41,11 +41,7 @@ pub fn run() -> u8 {
             exit_code::HEALTHY
         }
         Ok(Err(error)) => {
-            let described = aws_error::describe(&error);
-            match described.code {
-                Some(code) => log::error!("health check failed: {code}: {}", described.text),
-                None => log::error!("health check failed: {}", described.text),
-            }
+            log::error!("health check failed: {}", aws_error::describe(&error));
             exit_code::UNHEALTHY
         }
         Err(_) => {
