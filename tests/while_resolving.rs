@@ -5,7 +5,7 @@
 mod common;
 
 use std::fs;
-use std::io;
+use std::io::{self, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
@@ -119,8 +119,7 @@ fn other_signals_while_resolving_are_dropped() {
         let (running, _connection) = start_resolving(launch, &[], &silent, &dir, &marker);
         // Pending standard signals are taken lowest number first, so
         // aws-init deals with SIGUSR1 (10) before SIGTERM (15) however the
-        // two arrive. Had it forwarded SIGUSR1, the child would have died
-        // of that first, giving 138.
+        // two arrive: SIGUSR1 must not end the run, and SIGTERM still must.
         running.signal(Signal::SIGUSR1);
         running.signal(Signal::SIGTERM);
         let (outcome, lines) = running.finish();
@@ -227,5 +226,72 @@ fn a_killed_resolving_child_fails_closed() {
             "{launch:?}"
         );
         assert!(!marker.exists(), "{launch:?}: the command ran");
+    }
+}
+
+/// Whether `signal` is pending for process `pid`, by /proc/PID/status: a
+/// signal sent with kill(2) to a process waits in its shared set.
+fn pending(pid: u32, signal: Signal) -> bool {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let bits = status
+        .lines()
+        .find_map(|line| line.strip_prefix("ShdPnd:"))
+        .map(|bits| u64::from_str_radix(bits.trim(), 16).unwrap())
+        .unwrap();
+    bits & (1 << (signal as i32 - 1)) != 0
+}
+
+/// Answers the one GetSecretValue request on `connection` with `value`.
+fn answer_secret(connection: &mut std::net::TcpStream, value: &str) {
+    let mut request = Vec::new();
+    let mut byte = [0u8; 1];
+    while !request.ends_with(b"\r\n\r\n") {
+        connection.read_exact(&mut byte).unwrap();
+        request.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&request).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .map_or(0, |length| length.trim().parse().unwrap());
+    connection.read_exact(&mut vec![0; length]).unwrap();
+    let body = format!(r#"{{"Name":"slow","SecretString":"{value}"}}"#);
+    write!(
+        connection,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_dropped_signal_while_resolving_never_reaches_the_command() {
+    for launch in LAUNCHES {
+        let silent = Silent::new();
+        let dir = TempDir::new("resolving");
+        let marker = dir.path().join("marker");
+        let (running, mut connection) = start_resolving(launch, &[], &silent, &dir, &marker);
+        let init = running.aws_init_pid().as_raw() as u32;
+        let child = resolving_child(&running);
+
+        running.signal(Signal::SIGUSR1);
+        // Once the init has taken it, a forwarded copy would wait, blocked,
+        // in the resolving child, and kill it when it unblocks its signals
+        // just before exec: the run would end with 138 instead of starting
+        // the command.
+        while pending(init, Signal::SIGUSR1) {
+            std::thread::yield_now();
+        }
+        assert!(
+            !pending(child, Signal::SIGUSR1),
+            "{launch:?}: SIGUSR1 was forwarded to the resolving child"
+        );
+        answer_secret(&mut connection, "gated-value");
+
+        let (outcome, lines) = running.finish();
+        assert_eq!(outcome.code(), 0, "{launch:?}: {outcome:?}");
+        assert_eq!(lines, Vec::<String>::new(), "{launch:?}");
+        assert!(marker.exists(), "{launch:?}: the command did not run");
     }
 }
