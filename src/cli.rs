@@ -10,6 +10,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::log::Level;
+use crate::supervise::signals;
 
 pub const HELP: &str = "\
 aws-init: resolve AWS secret references in the environment, then run a command
@@ -41,8 +42,18 @@ Options:
                               [default: 30s] [env: AWS_INIT_TIMEOUT]
       --grace-period DURATION after forwarding SIGTERM, SIGKILL what is left
                               once DURATION has passed (10s, 1500ms, 2m);
-                              by default aws-init waits as long as it takes
+                              by default aws-init waits as long as it takes.
+                              Also how long processes left behind by COMMAND
+                              get after SIGTERM once it exits [default: 10s]
                               [env: AWS_INIT_GRACE_PERIOD]
+      --subreaper             adopt and reap orphaned descendants when not
+                              PID 1 (PR_SET_CHILD_SUBREAPER)
+                              [env: AWS_INIT_SUBREAPER=1]
+      --single-child          forward signals to COMMAND alone, not to its
+                              process group [env: AWS_INIT_SINGLE_CHILD=1]
+      --rewrite FROM:TO       forward signal FROM as TO, by name or number
+                              (TERM:QUIT, 15:3); TO 0 drops FROM; repeatable
+                              [env: AWS_INIT_REWRITE=FROM:TO,FROM:TO...]
   -h, --health-check          check AWS credentials with STS GetCallerIdentity
                               (5 s limit) and exit 0 or 1; takes no command
       --help                  print this help and exit
@@ -68,6 +79,23 @@ pub struct Options {
     pub literal: Vec<String>,
     pub grace_period: Option<Duration>,
     pub timeout: Duration,
+    pub subreaper: bool,
+    pub single_child: bool,
+    /// Signal rewrites as (received, forwarded); forwarded 0 drops it.
+    pub rewrites: Vec<(libc::c_int, libc::c_int)>,
+}
+
+impl Options {
+    /// The signal to forward when `received` arrives, or 0 to drop it. A
+    /// later rewrite of the same signal wins, so a flag overrides the
+    /// variable.
+    pub fn rewrite(&self, received: libc::c_int) -> libc::c_int {
+        self.rewrites
+            .iter()
+            .rev()
+            .find(|(from, _)| *from == received)
+            .map_or(received, |(_, to)| *to)
+    }
 }
 
 /// How long resolution may take unless `--timeout` says otherwise.
@@ -117,6 +145,9 @@ pub fn parse(
         literal: Vec::new(),
         grace_period: None,
         timeout: DEFAULT_TIMEOUT,
+        subreaper: false,
+        single_child: false,
+        rewrites: Vec::new(),
     };
     if let Some(value) = text_var(&var, "AWS_INIT_LOG_LEVEL")? {
         options.log_level = parse_level("AWS_INIT_LOG_LEVEL", &value)?;
@@ -138,6 +169,23 @@ pub fn parse(
     }
     if let Some(value) = text_var(&var, "AWS_INIT_GRACE_PERIOD")? {
         options.grace_period = Some(parse_duration("AWS_INIT_GRACE_PERIOD", &value)?);
+    }
+    if let Some(value) = text_var(&var, "AWS_INIT_SUBREAPER")? {
+        options.subreaper = parse_bool("AWS_INIT_SUBREAPER", &value)?;
+    }
+    if let Some(value) = text_var(&var, "AWS_INIT_SINGLE_CHILD")? {
+        options.single_child = parse_bool("AWS_INIT_SINGLE_CHILD", &value)?;
+    }
+    if let Some(value) = text_var(&var, "AWS_INIT_REWRITE")? {
+        for rewrite in value
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+        {
+            options
+                .rewrites
+                .push(parse_rewrite("AWS_INIT_REWRITE", rewrite)?);
+        }
     }
 
     let mut health_check = false;
@@ -194,6 +242,18 @@ pub fn parse(
                 let text = value("--grace-period")?;
                 options.grace_period = Some(parse_duration("--grace-period", &text)?);
             }
+            "--subreaper" => {
+                no_value("--subreaper")?;
+                options.subreaper = true;
+            }
+            "--single-child" => {
+                no_value("--single-child")?;
+                options.single_child = true;
+            }
+            "--rewrite" => {
+                let text = value("--rewrite")?;
+                options.rewrites.push(parse_rewrite("--rewrite", &text)?);
+            }
             _ => return Err(UsageError::UnknownOption(text.to_owned())),
         }
     }
@@ -248,6 +308,33 @@ fn parse_bool(source_name: &'static str, text: &str) -> Result<bool, UsageError>
             reason: "expected 1, 0, true, false, yes, no, on or off",
         }),
     }
+}
+
+/// Parses `FROM:TO`, each a signal name (`TERM`, `SIGTERM`, `RTMIN+2`) or
+/// number. FROM must be a signal aws-init can receive and forward: not
+/// SIGKILL or SIGSTOP, which no process can catch, and not SIGCHLD, which
+/// tells the init to reap. TO may also be 0, which drops FROM.
+fn parse_rewrite(
+    source_name: &'static str,
+    text: &str,
+) -> Result<(libc::c_int, libc::c_int), UsageError> {
+    let invalid = |reason| UsageError::InvalidValue {
+        source_name,
+        value: text.to_owned(),
+        reason,
+    };
+    let (from, to) = text
+        .split_once(':')
+        .ok_or_else(|| invalid("expected FROM:TO, such as TERM:QUIT or 15:3"))?;
+    let from = signals::parse(from).ok_or_else(|| invalid("FROM is not a signal"))?;
+    if matches!(from, libc::SIGKILL | libc::SIGSTOP | libc::SIGCHLD) {
+        return Err(invalid("SIGKILL, SIGSTOP and SIGCHLD cannot be rewritten"));
+    }
+    let to = match to.trim() {
+        "0" => 0,
+        to => signals::parse(to).ok_or_else(|| invalid("TO is not a signal or 0"))?,
+    };
+    Ok((from, to))
 }
 
 /// Parses `1500ms`, `10s`, `2m` or `1h`; a bare number is seconds.

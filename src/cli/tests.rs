@@ -25,6 +25,9 @@ fn defaults() -> Options {
         literal: Vec::new(),
         grace_period: None,
         timeout: DEFAULT_TIMEOUT,
+        subreaper: false,
+        single_child: false,
+        rewrites: Vec::new(),
     }
 }
 
@@ -73,6 +76,9 @@ fn every_option_with_its_value() {
         literal: vec!["A".into(), "B".into()],
         grace_period: Some(Duration::from_millis(1500)),
         timeout: Duration::from_secs(5),
+        subreaper: true,
+        single_child: true,
+        rewrites: vec![(libc::SIGTERM, libc::SIGQUIT), (libc::SIGUSR1, 0)],
     };
     assert_eq!(
         parse_with(
@@ -86,6 +92,11 @@ fn every_option_with_its_value() {
                 "--grace-period=1500ms",
                 "--timeout",
                 "5s",
+                "--subreaper",
+                "--single-child",
+                "--rewrite",
+                "TERM:QUIT",
+                "--rewrite=10:0",
                 "app",
             ],
             &[]
@@ -102,6 +113,12 @@ fn every_option_from_its_variable() {
         literal: vec!["A".into(), "B".into()],
         grace_period: Some(Duration::from_secs(10)),
         timeout: Duration::from_millis(250),
+        subreaper: true,
+        single_child: true,
+        rewrites: vec![
+            (libc::SIGTERM, libc::SIGQUIT),
+            (libc::SIGHUP, libc::SIGUSR2),
+        ],
     };
     assert_eq!(
         parse_with(
@@ -112,6 +129,9 @@ fn every_option_from_its_variable() {
                 ("AWS_INIT_LITERAL", "A, B"),
                 ("AWS_INIT_GRACE_PERIOD", "10s"),
                 ("AWS_INIT_TIMEOUT", "250ms"),
+                ("AWS_INIT_SUBREAPER", "1"),
+                ("AWS_INIT_SINGLE_CHILD", "true"),
+                ("AWS_INIT_REWRITE", "15:3, SIGHUP:usr2"),
             ]
         ),
         run(expected, &["app"])
@@ -204,4 +224,63 @@ fn a_health_check_takes_no_command() {
         parse_with(&["-h", "app"], &[]),
         Err(UsageError::HealthCheckCommand)
     );
+}
+
+#[test]
+fn a_rewrite_flag_wins_over_the_variable_for_the_same_signal() {
+    let Ok(Action::Run { options, .. }) = parse_with(
+        &["--rewrite", "TERM:INT", "app"],
+        &[("AWS_INIT_REWRITE", "TERM:QUIT,HUP:0")],
+    ) else {
+        panic!("expected a run");
+    };
+    assert_eq!(options.rewrite(libc::SIGTERM), libc::SIGINT);
+    assert_eq!(options.rewrite(libc::SIGHUP), 0);
+    assert_eq!(options.rewrite(libc::SIGUSR1), libc::SIGUSR1);
+}
+
+#[test]
+fn signals_by_name_number_and_real_time_offset() {
+    let rtmin = libc::SIGRTMIN();
+    let rtmax = libc::SIGRTMAX();
+    for (text, signal) in [
+        ("TERM", libc::SIGTERM),
+        ("sigterm", libc::SIGTERM),
+        ("SIGQUIT", libc::SIGQUIT),
+        ("3", libc::SIGQUIT),
+        ("RTMIN", rtmin),
+        ("RTMIN+2", rtmin + 2),
+        ("SIGRTMAX-1", rtmax - 1),
+        ("64", 64),
+    ] {
+        assert_eq!(
+            parse_rewrite("--rewrite", &format!("{text}:0")),
+            Ok((signal, 0)),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn rejects_rewrites_of_signals_that_cannot_be_forwarded() {
+    for text in [
+        "KILL:TERM",
+        "STOP:TERM",
+        "CHLD:TERM",
+        "0:TERM",
+        "TERM",
+        "TERM:NOPE",
+        "65:1",
+        "RTMIN-1:1",
+        "RTMAX+1:1",
+        "TERM:-1",
+    ] {
+        assert!(
+            matches!(
+                parse_with(&["--rewrite", text, "app"], &[]),
+                Err(UsageError::InvalidValue { .. })
+            ),
+            "{text}"
+        );
+    }
 }

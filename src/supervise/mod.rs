@@ -6,10 +6,12 @@
 //! SIGCHLD to reap, anything else to forward to the command's process
 //! group. A close-on-exec status pipe tells it whether the command started.
 
+mod memory;
 mod reap;
 mod shutdown;
-mod signals;
+pub mod signals;
 mod spawn;
+mod tree;
 
 use std::ffi::OsString;
 use std::io::{self, Read};
@@ -48,6 +50,7 @@ pub fn run(options: &Options, command: Vec<OsString>) -> Result<u8, SuperviseErr
     let mask = signals.block().map_err(SuperviseError::Block)?;
     let (status_read, status_write) = pipe2(OFlag::O_CLOEXEC).map_err(SuperviseError::Pipe)?;
     let foreground = spawn::holds_terminal();
+    become_reaper(options.subreaper);
 
     // SAFETY: aws-init has one thread here, so the child may do anything.
     match unsafe { fork() }.map_err(SuperviseError::Fork)? {
@@ -64,6 +67,7 @@ pub fn run(options: &Options, command: Vec<OsString>) -> Result<u8, SuperviseErr
             // SAFETY: setpgid takes plain integers.
             unsafe { libc::setpgid(child, child) };
             log::debug!("started child {child}");
+            memory::release_code();
             let code = supervise(child, Status::new(status_read), &signals, options);
             if foreground {
                 spawn::take_terminal();
@@ -73,11 +77,48 @@ pub fn run(options: &Options, command: Vec<OsString>) -> Result<u8, SuperviseErr
     }
 }
 
+/// Makes sure that orphans of the command come to aws-init to be reaped:
+/// as PID 1 they do anyway; otherwise `--subreaper` asks for them with
+/// PR_SET_CHILD_SUBREAPER (prctl(2)). Without either, orphans go to some
+/// other process, and the warning says so once.
+fn become_reaper(subreaper: bool) {
+    // SAFETY: getpid has no requirements.
+    if unsafe { libc::getpid() } == 1 {
+        return;
+    }
+    if subreaper {
+        // SAFETY: PR_SET_CHILD_SUBREAPER takes plain integers.
+        if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+            log::warn!(
+                "cannot become a subreaper ({}); orphans of the command will not be reaped \
+                 by aws-init",
+                io::Error::last_os_error()
+            );
+        }
+        return;
+    }
+    // The attribute survives execve(2), so whatever started aws-init may
+    // have set it already.
+    let mut already: libc::c_int = 0;
+    // SAFETY: PR_GET_CHILD_SUBREAPER writes one int to the pointer.
+    let rc = unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut already, 0, 0, 0) };
+    if rc != 0 || already == 0 {
+        log::warn!(
+            "aws-init is not PID 1 and not a subreaper, so orphans of the command will not be \
+             reaped by it; pass --subreaper or set AWS_INIT_SUBREAPER=1"
+        );
+    }
+}
+
 /// How much longer than `--timeout` the init waits for the resolving child
 /// before it kills it. The child enforces the timeout itself and reports
 /// each variable; this is for a child that cannot, because it was stopped
 /// or is stuck before its own deadline starts.
 const RESOLVE_MARGIN: Duration = Duration::from_secs(2);
+
+/// How often the init looks for processes left behind by the command. A
+/// group member that is not the init's own child sends it no SIGCHLD.
+const LEFTOVER_POLL: Duration = Duration::from_millis(20);
 
 /// Why the init ended the child before the command started.
 #[derive(Clone, Copy)]
@@ -88,7 +129,8 @@ enum Stopped {
     ByDeadline,
 }
 
-/// The init's loop: wait for a signal, act on it, until the child is gone.
+/// The init's loop: wait for a signal, act on it, until the child is gone
+/// and, once the command ran, whatever it left behind too.
 fn supervise(
     child: libc::pid_t,
     mut status: Status,
@@ -98,34 +140,69 @@ fn supervise(
     let mut shutdown = Shutdown::new(options.grace_period);
     let resolve_deadline = Instant::now() + options.timeout + RESOLVE_MARGIN;
     let mut stopped = None;
+    // The command's exit code, once it has exited and the init waits for
+    // the processes it left.
+    let mut exited: Option<u8> = None;
     loop {
         let resolving = status.state() == State::Resolving && stopped.is_none();
         let timeout = if resolving {
             Some(resolve_deadline.saturating_duration_since(Instant::now()))
+        } else if exited.is_some() {
+            Some(
+                shutdown
+                    .timeout()
+                    .map_or(LEFTOVER_POLL, |t| t.min(LEFTOVER_POLL)),
+            )
         } else {
             shutdown.timeout()
         };
-        let Some(signal) = signals.wait(timeout).map_err(SuperviseError::Wait)? else {
-            if resolving && status.state() == State::Resolving {
-                log::error!(
-                    "references still unresolved {} ms after the timeout; the command was not \
-                     started",
-                    RESOLVE_MARGIN.as_millis()
-                );
-                stopped = Some(Stopped::ByDeadline);
-                kill(child, libc::SIGKILL);
-            }
-            if shutdown.expired() {
-                log::warn!("grace period over; sending SIGKILL to process group {child}");
-                forward(child, libc::SIGKILL);
-            }
-            continue;
-        };
+        let signal = signals.wait(timeout).map_err(SuperviseError::Wait)?;
 
-        if signal == libc::SIGCHLD {
-            let Some(wait_status) = reap::reap_all(child) else {
-                continue;
-            };
+        match signal {
+            None => {
+                if resolving && status.state() == State::Resolving {
+                    log::error!(
+                        "references still unresolved {} ms after the timeout; the command was \
+                         not started",
+                        RESOLVE_MARGIN.as_millis()
+                    );
+                    stopped = Some(Stopped::ByDeadline);
+                    kill(child, libc::SIGKILL);
+                }
+                if shutdown.expired() {
+                    kill_what_is_left(child);
+                }
+            }
+            Some(libc::SIGCHLD) => {}
+            Some(signal) => match status.state() {
+                State::Started => {
+                    shutdown.on_signal(signal);
+                    forward(child, signal, options, &mut shutdown);
+                }
+                // The resolving child has nothing to clean up, so it is
+                // killed outright, and aws-init reports the signal it was
+                // asked to stop with.
+                State::Resolving if signals::is_stop_request(signal) && stopped.is_none() => {
+                    log::debug!(
+                        "{} before the command started; stopping",
+                        signals::name(signal)
+                    );
+                    stopped = Some(Stopped::BySignal(signal));
+                    kill(child, libc::SIGKILL);
+                }
+                State::Resolving | State::Failed | State::Died => {
+                    log::debug!(
+                        "dropped {}: the command has not started",
+                        signals::name(signal)
+                    );
+                }
+            },
+        }
+
+        // Reaping after every wake-up, not only on SIGCHLD, costs one
+        // system call and cannot miss an exit.
+        let reaped = reap::reap_all(child);
+        if let Some(wait_status) = reaped.main {
             let code = match (stopped, status.state()) {
                 (Some(Stopped::BySignal(signal)), _) => 128 + signal as u8,
                 (Some(Stopped::ByDeadline), _) => exit_code::FAILED,
@@ -139,48 +216,100 @@ fn supervise(
                 }
                 (None, _) => exit_code::from_wait_status(wait_status),
             };
-            log::debug!("child exited; exiting with {code}");
-            return Ok(code);
+            if status.state() != State::Started {
+                log::debug!("child exited; exiting with {code}");
+                return Ok(code);
+            }
+            log::debug!("command exited with {code}");
+            exited = Some(code);
+            if group_alive(child) || reaped.children_left {
+                let term = shutdown.on_command_exit();
+                log::debug!("waiting for the processes the command left behind");
+                if term {
+                    terminate_leftovers(child);
+                }
+            }
         }
-
-        match status.state() {
-            State::Started => {
-                shutdown.on_signal(signal);
-                forward(child, signal);
+        if let Some(code) = exited {
+            if !group_alive(child) && !reaped.children_left {
+                log::debug!("nothing left; exiting with {code}");
+                return Ok(code);
             }
-            // The resolving child has nothing to clean up, so it is killed
-            // outright, and aws-init reports the signal it was asked to stop
-            // with.
-            State::Resolving if signals::is_stop_request(signal) && stopped.is_none() => {
-                log::debug!(
-                    "{} before the command started; stopping",
-                    signals::name(signal)
-                );
-                stopped = Some(Stopped::BySignal(signal));
-                kill(child, libc::SIGKILL);
-            }
-            State::Resolving | State::Failed | State::Died => {
-                log::debug!(
-                    "dropped {}: the command has not started",
-                    signals::name(signal)
-                );
+            if shutdown.gave_up() {
+                log::warn!("processes left after SIGKILL; exiting with {code} anyway");
+                return Ok(code);
             }
         }
     }
 }
 
 fn kill(pid: libc::pid_t, signal: libc::c_int) {
-    // SAFETY: kill has no memory-safety requirements.
-    unsafe { libc::kill(pid, signal) };
+    // A pid of 0 or less would signal a whole group or, for -1, every
+    // process the init may signal: on a host, in subreaper mode, that is
+    // far more than the command's.
+    if pid > 0 {
+        // SAFETY: kill has no memory-safety requirements.
+        unsafe { libc::kill(pid, signal) };
+    }
 }
 
-fn forward(group: libc::pid_t, signal: libc::c_int) {
-    match signals::send_to_group(group, signal) {
+/// Forwards a received signal, rewritten as `--rewrite` says, to the
+/// command's process group or, with `--single-child`, to the command alone.
+fn forward(child: libc::pid_t, received: libc::c_int, options: &Options, shutdown: &mut Shutdown) {
+    let signal = options.rewrite(received);
+    if signal == 0 {
+        log::debug!("dropped {}, as --rewrite says", signals::name(received));
+        return;
+    }
+    let (result, target) = if options.single_child {
+        (signals::send(child, signal), "process")
+    } else {
+        shutdown.on_sent(signal);
+        (signals::send_to_group(child, signal), "process group")
+    };
+    match result {
         Ok(()) => log::debug!(
-            "forwarded {} to process group {group}",
+            "forwarded {} as {} to {target} {child}",
+            signals::name(received),
             signals::name(signal)
         ),
         Err(error) => log::debug!("could not forward {}: {error}", signals::name(signal)),
+    }
+}
+
+/// Tells whether any process is left in the command's process group.
+fn group_alive(group: libc::pid_t) -> bool {
+    // SAFETY: signal 0 only checks that the group exists.
+    group > 0 && unsafe { libc::kill(-group, 0) } == 0
+}
+
+/// Sends SIGTERM to the processes the command left behind: its process
+/// group, and the orphans the init adopted, which may have left it.
+fn terminate_leftovers(group: libc::pid_t) {
+    let _ = signals::send_to_group(group, libc::SIGTERM);
+    for pid in tree::children() {
+        kill(pid, libc::SIGTERM);
+    }
+}
+
+/// Sends SIGKILL to the command's process group and to every descendant
+/// of the init, wherever its group; never to -1.
+fn kill_what_is_left(group: libc::pid_t) {
+    // SAFETY: getpgid takes a plain integer.
+    let outside: Vec<libc::pid_t> = tree::descendants()
+        .into_iter()
+        .filter(|&pid| unsafe { libc::getpgid(pid) } != group)
+        .collect();
+    match outside.len() {
+        0 => log::warn!("grace period over; sending SIGKILL to process group {group}"),
+        n => log::warn!(
+            "grace period over; sending SIGKILL to process group {group} and {n} other \
+             process(es) below aws-init"
+        ),
+    }
+    let _ = signals::send_to_group(group, libc::SIGKILL);
+    for pid in outside {
+        kill(pid, libc::SIGKILL);
     }
 }
 

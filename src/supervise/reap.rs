@@ -2,29 +2,46 @@
 
 use crate::log;
 
-/// Collects every exited child without blocking, and returns the wait
-/// status of `main` if it was among them.
+/// What one round of reaping found.
+pub struct Reaped {
+    /// The wait status of the main child, if it was among the exits.
+    pub main: Option<libc::c_int>,
+    /// Whether this process still has children, exited or not: adopted
+    /// orphans, or the main child itself.
+    pub children_left: bool,
+}
+
+/// Collects every exited child without blocking.
 ///
 /// SIGCHLDs merge while blocked, so one signal may stand for many exits:
-/// loop waitpid(-1, WNOHANG) until nothing is left (waitpid(2)).
-pub fn reap_all(main: libc::pid_t) -> Option<libc::c_int> {
+/// loop waitpid(-1, WNOHANG) until nothing is left (waitpid(2)). Only this
+/// process's own children can be waited for, so a zombie whose parent is
+/// alive stays that parent's to reap.
+pub fn reap_all(main: libc::pid_t) -> Reaped {
     let mut main_status = None;
     loop {
         let mut status = 0;
         // SAFETY: `status` is a valid place for waitpid to write.
         let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
         match pid {
-            0 => break,
+            0 => {
+                return Reaped {
+                    main: main_status,
+                    children_left: true,
+                };
+            }
             -1 => {
                 if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
                     continue;
                 }
                 // ECHILD: no children left at all.
-                break;
+                return Reaped {
+                    main: main_status,
+                    children_left: false,
+                };
             }
             pid if pid == main => main_status = Some(status),
             pid => log::debug!("reaped orphan {pid}"),
         }
     }
-    main_status
 }

@@ -1,14 +1,29 @@
-//! Tracks the grace period that follows a SIGTERM.
+//! Decides how long the init waits once shutting down has begun: after a
+//! SIGTERM, and after the command exits while processes it started remain.
 //!
 //! The orchestrator owns the deadline (Kubernetes' terminationGracePeriod,
 //! ECS's stopTimeout), so without `--grace-period` aws-init waits for the
-//! command however long it takes, and the orchestrator's SIGKILL ends both.
+//! command after SIGTERM however long it takes, and the orchestrator's
+//! SIGKILL ends both. Processes left behind by a command that has exited
+//! get the grace period too, or [`LEFTOVER_GRACE`] without one, since then
+//! nothing else may ever end them.
 
 use std::time::{Duration, Instant};
+
+/// How long processes left behind get without `--grace-period`.
+pub const LEFTOVER_GRACE: Duration = Duration::from_secs(10);
+
+/// How long the init waits for what it sent SIGKILL to before it exits
+/// anyway: a process in uninterruptible sleep may take longer to go.
+const KILL_WAIT: Duration = Duration::from_secs(1);
 
 pub struct Shutdown {
     grace: Option<Duration>,
     deadline: Option<Instant>,
+    /// Whether a SIGTERM went to the command's process group.
+    term_sent: bool,
+    /// When the init sent SIGKILL to whatever was left.
+    killed: Option<Instant>,
 }
 
 impl Shutdown {
@@ -16,32 +31,62 @@ impl Shutdown {
         Shutdown {
             grace,
             deadline: None,
+            term_sent: false,
+            killed: None,
         }
     }
 
-    /// Starts the grace period, unless it is already running. It keys on
-    /// the signal aws-init received, not on the one it forwarded.
-    pub fn on_signal(&mut self, signal: libc::c_int) {
-        if signal == libc::SIGTERM && self.deadline.is_none() {
+    /// Starts the grace period on SIGTERM, unless it is already running.
+    /// It keys on the signal aws-init received, not on the one it forwarded
+    /// (`--rewrite`).
+    pub fn on_signal(&mut self, received: libc::c_int) {
+        if received == libc::SIGTERM && self.deadline.is_none() && self.killed.is_none() {
             self.deadline = self.grace.map(|grace| Instant::now() + grace);
         }
     }
 
-    /// How long the init may wait for the next signal.
-    pub fn timeout(&self) -> Option<Duration> {
-        self.deadline
-            .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+    /// Notes a signal the init sent to the process group.
+    pub fn on_sent(&mut self, sent: libc::c_int) {
+        self.term_sent |= sent == libc::SIGTERM;
     }
 
-    /// Tells whether the grace period ran out; it reports so only once.
+    /// Starts the wait for processes the command left behind, unless a
+    /// grace period already runs. Returns whether they still need a
+    /// SIGTERM: not when the group had one, and not after SIGKILL.
+    pub fn on_command_exit(&mut self) -> bool {
+        if self.killed.is_some() {
+            return false;
+        }
+        if self.deadline.is_none() {
+            self.deadline = Some(Instant::now() + self.grace.unwrap_or(LEFTOVER_GRACE));
+        }
+        !self.term_sent
+    }
+
+    /// How long the init may wait for the next signal before a deadline.
+    pub fn timeout(&self) -> Option<Duration> {
+        let until = self
+            .deadline
+            .or(self.killed.map(|killed| killed + KILL_WAIT))?;
+        Some(until.saturating_duration_since(Instant::now()))
+    }
+
+    /// Tells whether the grace period ran out, so that what is left must
+    /// get SIGKILL; it says so once.
     pub fn expired(&mut self) -> bool {
         match self.deadline {
             Some(deadline) if Instant::now() >= deadline => {
-                self.grace = None;
                 self.deadline = None;
+                self.killed = Some(Instant::now());
                 true
             }
             _ => false,
         }
+    }
+
+    /// Tells whether the init has waited long enough for what it killed.
+    pub fn gave_up(&self) -> bool {
+        self.killed
+            .is_some_and(|killed| killed.elapsed() >= KILL_WAIT)
     }
 }

@@ -78,6 +78,15 @@ impl SignalSet {
     }
 }
 
+/// Sends `signal` to process `pid`.
+pub fn send(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: kill has no memory-safety requirements.
+    if pid > 0 && unsafe { libc::kill(pid, signal) } == 0 {
+        return Ok(());
+    }
+    Err(io::Error::last_os_error())
+}
+
 /// Sends `signal` to process group `group`, or to the process of the same
 /// number when the group is gone; a command may leave its group, and the
 /// signal should still reach it.
@@ -106,6 +115,43 @@ pub fn name(signal: libc::c_int) -> String {
     nix::sys::signal::Signal::try_from(signal)
         .map(|signal| signal.as_str().to_owned())
         .unwrap_or_else(|_| format!("signal {signal}"))
+}
+
+/// Parses a signal by number or by name, with or without `SIG` and in any
+/// case: `15`, `TERM`, `sigterm`, `RTMIN+2`, `RTMAX-1`. Returns `None` for
+/// anything that is not a signal of this system, 0 included.
+pub fn parse(text: &str) -> Option<libc::c_int> {
+    let text = text.trim();
+    let (rtmin, rtmax) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+    let valid = |signal: libc::c_int| (1..=rtmax).contains(&signal).then_some(signal);
+    if let Ok(number) = text.parse::<libc::c_int>() {
+        return valid(number);
+    }
+    let upper = text.to_ascii_uppercase();
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    // `RTMIN+N` counts up and `RTMAX-N` down; nothing else follows them.
+    let offset = |rest: &str, sign: char| -> Option<libc::c_int> {
+        if rest.is_empty() {
+            return Some(0);
+        }
+        let digits = rest.strip_prefix(sign)?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse::<u16>().ok().map(libc::c_int::from)
+    };
+    if let Some(rest) = bare.strip_prefix("RTMIN") {
+        let signal = rtmin.checked_add(offset(rest, '+')?)?;
+        return (signal <= rtmax).then_some(signal);
+    }
+    if let Some(rest) = bare.strip_prefix("RTMAX") {
+        let signal = rtmax.checked_sub(offset(rest, '-')?)?;
+        return (signal >= rtmin).then_some(signal);
+    }
+    format!("SIG{bare}")
+        .parse::<nix::sys::signal::Signal>()
+        .ok()
+        .map(|signal| signal as libc::c_int)
 }
 
 /// Tells whether `signal` asks the process to stop. Before the command has

@@ -198,8 +198,17 @@ pub fn parameter_arn(region: &str, name: &str) -> String {
 }
 
 /// A Command for aws-init whose AWS endpoint is `endpoint`, with the
-/// harness's environment and nothing else.
+/// harness's environment and nothing else. It runs as a subreaper, as the
+/// README tells users to run aws-init when it is not PID 1; without that it
+/// warns (see [`aws_init_unregistered_at`]).
 pub fn aws_init_at(endpoint: &str) -> Command {
+    let mut command = aws_init_unregistered_at(endpoint);
+    command.arg("--subreaper");
+    command
+}
+
+/// [`aws_init_at`] without `--subreaper`: neither PID 1 nor a subreaper.
+pub fn aws_init_unregistered_at(endpoint: &str) -> Command {
     let mut command = Command::new(BIN);
     clean_env(&mut command, endpoint);
     command
