@@ -36,8 +36,6 @@ pub struct Options {
     pub bare_arns: bool,
     /// Variables whose values are kept literal, whatever they hold.
     pub literal: Vec<String>,
-    /// How long fetching may take in all before it fails closed.
-    pub timeout: Duration,
 }
 
 /// One variable of the command's environment.
@@ -111,13 +109,13 @@ impl FetchError {
 
 /// One secret or parameter to fetch: what, and in which region.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct FetchKey {
+pub struct FetchKey {
     source: Source,
     region: Option<String>,
 }
 
-type Fetched = Vec<(FetchKey, Result<Secret, FetchError>)>;
-type FetchFuture<'a> = Pin<Box<dyn Future<Output = Fetched> + 'a>>;
+type Answers = Vec<(FetchKey, Result<Secret, FetchError>)>;
+type FetchFuture<'a> = Pin<Box<dyn Future<Output = Answers> + 'a>>;
 
 /// What a variable turned out to be before anything is fetched.
 enum Entry {
@@ -129,11 +127,20 @@ enum Entry {
     },
 }
 
-/// Resolves every reference in `env`, keeping the variables' order.
-pub async fn resolve(
-    env: Vec<(OsString, OsString)>,
-    options: &Options,
-) -> Result<Vec<Variable>, Vec<Failure>> {
+/// The references of an environment, classified but not yet fetched.
+pub struct Plan {
+    entries: Vec<Entry>,
+    failures: Vec<Failure>,
+    keys: Vec<FetchKey>,
+}
+
+/// What was fetched, by secret or parameter.
+pub type Fetched = HashMap<FetchKey, Result<Secret, FetchError>>;
+
+/// Classifies every variable of `env`, keeping their order. Nothing is
+/// fetched yet, so that an environment without references needs no async
+/// runtime at all.
+pub fn plan(env: Vec<(OsString, OsString)>, options: &Options) -> Plan {
     let literal: HashSet<&OsStr> = options.literal.iter().map(OsStr::new).collect();
     let mut failures = Vec::new();
     let mut entries = Vec::with_capacity(env.len());
@@ -173,22 +180,33 @@ pub async fn resolve(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
+    Plan {
+        entries,
+        failures,
+        keys,
+    }
+}
 
-    // An environment without references never touches AWS, not even to
-    // load the configuration.
-    let mut fetched = HashMap::new();
-    if !keys.is_empty() {
+impl Plan {
+    /// Tells whether anything must be fetched from AWS.
+    pub fn needs_aws(&self) -> bool {
+        !self.keys.is_empty()
+    }
+
+    /// Fetches each distinct secret and parameter once, all concurrently.
+    /// Whatever has not answered within `timeout` fails closed.
+    pub async fn fetch(&self, timeout: Duration) -> Fetched {
         let started = Instant::now();
         let fetch = async {
             let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
-            fetch_all(&config, keys.clone()).await
+            fetch_all(&config, self.keys.clone()).await
         };
-        // Whatever has not answered by the deadline fails closed.
-        fetched = match tokio::time::timeout(options.timeout, fetch).await {
+        let fetched = match tokio::time::timeout(timeout, fetch).await {
             Ok(fetched) => fetched,
-            Err(_) => keys
-                .into_iter()
-                .map(|key| (key, Err(FetchError::Timeout(options.timeout))))
+            Err(_) => self
+                .keys
+                .iter()
+                .map(|key| (key.clone(), Err(FetchError::Timeout(timeout))))
                 .collect(),
         };
         log::debug!(
@@ -196,53 +214,56 @@ pub async fn resolve(
             fetched.len(),
             started.elapsed().as_millis()
         );
+        fetched
     }
 
-    let mut variables = Vec::with_capacity(entries.len());
-    for entry in entries {
-        match entry {
-            Entry::Plain(name, value) => variables.push(Variable {
-                name,
-                value: Value::Plain(value),
-            }),
-            Entry::Reference {
-                name,
-                raw,
-                reference,
-            } => match pick(&fetched, &reference) {
-                Ok(secret) if secret.expose().contains(&0) => failures.push(Failure {
-                    variable: name.to_string_lossy().into_owned(),
-                    reference: raw,
-                    error: ResolveError::Nul,
+    /// Puts the environment together from what was fetched: every
+    /// variable, or every failure.
+    pub fn finish(self, fetched: Fetched) -> Result<Vec<Variable>, Vec<Failure>> {
+        let mut failures = self.failures;
+        let mut variables = Vec::with_capacity(self.entries.len());
+        for entry in self.entries {
+            match entry {
+                Entry::Plain(name, value) => variables.push(Variable {
+                    name,
+                    value: Value::Plain(value),
                 }),
-                Ok(secret) => {
-                    log::debug!("resolved {} from {raw}", name.to_string_lossy());
-                    variables.push(Variable {
-                        name,
-                        value: Value::Resolved(secret),
-                    });
-                }
-                Err(error) => failures.push(Failure {
-                    variable: name.to_string_lossy().into_owned(),
-                    reference: raw,
-                    error,
-                }),
-            },
+                Entry::Reference {
+                    name,
+                    raw,
+                    reference,
+                } => match pick(&fetched, &reference) {
+                    Ok(secret) if secret.expose().contains(&0) => failures.push(Failure {
+                        variable: name.to_string_lossy().into_owned(),
+                        reference: raw,
+                        error: ResolveError::Nul,
+                    }),
+                    Ok(secret) => {
+                        log::debug!("resolved {} from {raw}", name.to_string_lossy());
+                        variables.push(Variable {
+                            name,
+                            value: Value::Resolved(secret),
+                        });
+                    }
+                    Err(error) => failures.push(Failure {
+                        variable: name.to_string_lossy().into_owned(),
+                        reference: raw,
+                        error,
+                    }),
+                },
+            }
         }
-    }
 
-    if failures.is_empty() {
-        Ok(variables)
-    } else {
-        Err(failures)
+        if failures.is_empty() {
+            Ok(variables)
+        } else {
+            Err(failures)
+        }
     }
 }
 
 /// Takes one variable's value out of what was fetched.
-fn pick(
-    fetched: &HashMap<FetchKey, Result<Secret, FetchError>>,
-    reference: &Reference,
-) -> Result<Secret, ResolveError> {
+fn pick(fetched: &Fetched, reference: &Reference) -> Result<Secret, ResolveError> {
     let key = FetchKey {
         source: reference.source.clone(),
         region: reference.region.clone(),
@@ -259,10 +280,7 @@ fn pick(
 }
 
 /// Fetches every key concurrently, each one once.
-async fn fetch_all(
-    config: &SdkConfig,
-    keys: Vec<FetchKey>,
-) -> HashMap<FetchKey, Result<Secret, FetchError>> {
+async fn fetch_all(config: &SdkConfig, keys: Vec<FetchKey>) -> Fetched {
     let mut results = HashMap::new();
     let mut requests: Vec<FetchFuture<'_>> = Vec::new();
     let mut batches: HashMap<Option<String>, Vec<String>> = HashMap::new();

@@ -67,7 +67,6 @@ pub fn run(options: &Options, command: Vec<OsString>) -> Result<u8, SuperviseErr
             // SAFETY: setpgid takes plain integers.
             unsafe { libc::setpgid(child, child) };
             log::debug!("started child {child}");
-            memory::release_code();
             let code = supervise(child, Status::new(status_read), &signals, options);
             if foreground {
                 spawn::take_terminal();
@@ -143,24 +142,36 @@ fn supervise(
     // The command's exit code, once it has exited and the init waits for
     // the processes it left.
     let mut exited: Option<u8> = None;
+    let mut release_at = Some(Instant::now() + memory::RELEASE_AFTER);
     loop {
         let resolving = status.state() == State::Resolving && stopped.is_none();
         let timeout = if resolving {
-            Some(resolve_deadline.saturating_duration_since(Instant::now()))
+            Some(resolve_deadline)
         } else if exited.is_some() {
+            let poll = Instant::now() + LEFTOVER_POLL;
             Some(
                 shutdown
-                    .timeout()
-                    .map_or(LEFTOVER_POLL, |t| t.min(LEFTOVER_POLL)),
+                    .deadline()
+                    .map_or(poll, |deadline| deadline.min(poll)),
             )
         } else {
-            shutdown.timeout()
+            shutdown.deadline()
         };
+        let wake_at = [timeout, release_at].into_iter().flatten().min();
+        let timeout = wake_at.map(|at| at.saturating_duration_since(Instant::now()));
         let signal = signals.wait(timeout).map_err(SuperviseError::Wait)?;
+        if release_at.is_some_and(|at| Instant::now() >= at) {
+            release_at = None;
+            memory::release_clean_pages();
+        }
 
         match signal {
             None => {
-                if resolving && status.state() == State::Resolving {
+                // The wait may also have ended to release memory.
+                if resolving
+                    && Instant::now() >= resolve_deadline
+                    && status.state() == State::Resolving
+                {
                     log::error!(
                         "references still unresolved {} ms after the timeout; the command was \
                          not started",

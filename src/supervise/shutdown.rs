@@ -63,12 +63,11 @@ impl Shutdown {
         !self.term_sent
     }
 
-    /// How long the init may wait for the next signal before a deadline.
-    pub fn timeout(&self) -> Option<Duration> {
-        let until = self
-            .deadline
-            .or(self.killed.map(|killed| killed + KILL_WAIT))?;
-        Some(until.saturating_duration_since(Instant::now()))
+    /// When the init must next act: the end of the grace period, or of
+    /// the wait for what it sent SIGKILL to.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+            .or(self.killed.map(|killed| killed + KILL_WAIT))
     }
 
     /// Tells whether the grace period ran out, so that what is left must

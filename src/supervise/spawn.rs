@@ -91,25 +91,31 @@ pub fn take_terminal() {
 type Environment = Vec<Zeroizing<Vec<u8>>>;
 
 fn resolve_environment(options: &Options) -> Result<Environment, u8> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| {
-            log::error!("cannot start the async runtime: {error}");
-            exit_code::FAILED
-        })?;
-
     let started = Instant::now();
     let resolve_options = resolve::Options {
         bare_arns: options.bare_arns,
         literal: options.literal.clone(),
-        timeout: options.timeout,
     };
-    let env = std::env::vars_os().collect();
-    let result = runtime.block_on(resolve::resolve(env, &resolve_options));
-    // Worker threads left behind by DNS lookups must not delay the exec,
-    // which ends them anyway.
-    runtime.shutdown_background();
+    let plan = resolve::plan(std::env::vars_os().collect(), &resolve_options);
+    // Without references there is nothing to wait for, and no runtime to
+    // start: a plain `aws-init true` costs little more than the fork.
+    let fetched = if plan.needs_aws() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| {
+                log::error!("cannot start the async runtime: {error}");
+                exit_code::FAILED
+            })?;
+        let fetched = runtime.block_on(plan.fetch(options.timeout));
+        // Worker threads left behind by DNS lookups must not delay the
+        // exec, which ends them anyway.
+        runtime.shutdown_background();
+        fetched
+    } else {
+        resolve::Fetched::new()
+    };
+    let result = plan.finish(fetched);
 
     let variables = result.map_err(|failures| {
         for failure in &failures {
