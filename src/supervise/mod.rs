@@ -103,8 +103,8 @@ fn become_reaper(subreaper: bool) {
     let rc = unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut already, 0, 0, 0) };
     if rc != 0 || already == 0 {
         log::warn!(
-            "aws-init is not PID 1 and not a subreaper, so orphans of the command will not be \
-             reaped by it; pass --subreaper or set AWS_INIT_SUBREAPER=1"
+            "not PID 1 and not a subreaper, so orphans of the command will not be reaped; \
+             pass --subreaper or set AWS_INIT_SUBREAPER=1"
         );
     }
 }
@@ -288,10 +288,12 @@ fn forward(child: libc::pid_t, received: libc::c_int, options: &Options, shutdow
     }
 }
 
-/// Tells whether any process is left in the command's process group.
+/// Tells whether any process is still running in the command's process
+/// group. kill(2) with signal 0 answers cheaply when the group is empty;
+/// when it is not, /proc tells the running members from zombies.
 fn group_alive(group: libc::pid_t) -> bool {
     // SAFETY: signal 0 only checks that the group exists.
-    group > 0 && unsafe { libc::kill(-group, 0) } == 0
+    group > 0 && unsafe { libc::kill(-group, 0) } == 0 && tree::group_has_live_members(group)
 }
 
 /// Sends SIGTERM to the processes the command left behind: its process

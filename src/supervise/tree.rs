@@ -1,5 +1,6 @@
-//! Finds the processes below aws-init, so that a shutdown can reach the
-//! ones that left the command's process group.
+//! Reads the process tree from /proc, so that a shutdown can reach the
+//! processes that left the command's process group and knows when the
+//! group has truly ended.
 
 use std::collections::HashMap;
 use std::fs;
@@ -34,6 +35,22 @@ pub fn descendants() -> Vec<libc::pid_t> {
     found
 }
 
+/// Tells whether process group `group` has a member that is not a zombie.
+/// A zombie whose parent is not aws-init can only be reaped by that parent,
+/// so waiting for it would be waiting for nothing. Without /proc, any
+/// member counts.
+pub fn group_has_live_members(group: libc::pid_t) -> bool {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return true;
+    };
+    entries.flatten().any(|entry| {
+        let path = entry.path().join("stat");
+        fs::read_to_string(path).is_ok_and(|stat| {
+            matches!(state_and_group(&stat), Some((state, pgrp)) if pgrp == group && state != "Z")
+        })
+    })
+}
+
 /// Maps each parent to its children, for every process in /proc.
 fn children_by_parent() -> HashMap<libc::pid_t, Vec<libc::pid_t>> {
     let mut children: HashMap<libc::pid_t, Vec<libc::pid_t>> = HashMap::new();
@@ -58,14 +75,26 @@ fn children_by_parent() -> HashMap<libc::pid_t, Vec<libc::pid_t>> {
     children
 }
 
-/// Reads the parent's PID from the text of /proc/PID/stat (proc(5)). The
-/// command name comes second, in parentheses, and may itself hold spaces
-/// and parentheses, so the fields are counted from the last `)`.
-fn parent_of(stat: &str) -> Option<libc::pid_t> {
+/// The fields of /proc/PID/stat that follow the command name (proc(5)).
+/// The name comes second, in parentheses, and may itself hold spaces and
+/// parentheses, so the fields are counted from the last `)`.
+fn fields_after_name(stat: &str) -> Option<std::str::SplitAsciiWhitespace<'_>> {
     let (_, rest) = stat.rsplit_once(')')?;
-    let mut fields = rest.split_ascii_whitespace();
-    let _state = fields.next()?;
-    fields.next()?.parse().ok()
+    Some(rest.split_ascii_whitespace())
+}
+
+/// Reads the parent's PID from the text of /proc/PID/stat.
+fn parent_of(stat: &str) -> Option<libc::pid_t> {
+    fields_after_name(stat)?.nth(1)?.parse().ok()
+}
+
+/// Reads the state (`R`, `S`, `Z`, ...) and the process group from the
+/// text of /proc/PID/stat.
+fn state_and_group(stat: &str) -> Option<(&str, libc::pid_t)> {
+    let mut fields = fields_after_name(stat)?;
+    let state = fields.next()?;
+    let group = fields.nth(1)?.parse().ok()?;
+    Some((state, group))
 }
 
 #[cfg(test)]
@@ -77,6 +106,7 @@ mod tests {
         assert_eq!(parent_of("42 (a) b) c) S 7 42 42 0"), Some(7));
         assert_eq!(parent_of("42 (sleep) Z 1 42"), Some(1));
         assert_eq!(parent_of("42 (truncated"), None);
+        assert_eq!(state_and_group("42 (a) b) Z 7 40 40 0"), Some(("Z", 40)));
     }
 
     #[test]

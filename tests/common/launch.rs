@@ -9,14 +9,18 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::{
-    Lines, Outcome, aws_init_as_pid1_at, aws_init_at, children_of, kill_groups_of_children,
+    Lines, Outcome, aws_init_as_pid1_at, aws_init_at, aws_init_unregistered_at, children_of,
+    kill_groups_of_children,
 };
 
 /// How aws-init is started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Launch {
-    /// A plain child of the test.
+    /// A plain child of the test, registered as a subreaper.
     Direct,
+    /// A plain child of the test that is not a subreaper either, so that
+    /// orphans of the command go elsewhere and aws-init warns once.
+    Unregistered,
     /// PID 1 of a new PID namespace, where orphans are its to reap and the
     /// kernel drops signals that it neither blocks nor handles.
     Pid1,
@@ -24,10 +28,26 @@ pub enum Launch {
 
 pub const LAUNCHES: [Launch; 2] = [Launch::Direct, Launch::Pid1];
 
+/// What aws-init prints once when it is neither PID 1 nor a subreaper.
+pub const UNREGISTERED_WARNING: &str = "aws-init: warning: not PID 1 and not a subreaper, so \
+    orphans of the command will not be reaped; pass --subreaper or set AWS_INIT_SUBREAPER=1\n";
+
+impl Launch {
+    /// What aws-init prints on every run before anything else: the
+    /// warning, for a launch that needs it.
+    pub fn preamble(self) -> &'static str {
+        match self {
+            Launch::Unregistered => UNREGISTERED_WARNING,
+            Launch::Direct | Launch::Pid1 => "",
+        }
+    }
+}
+
 impl Launch {
     pub fn command(self, endpoint: &str) -> Command {
         let mut command = match self {
             Launch::Direct => aws_init_at(endpoint),
+            Launch::Unregistered => aws_init_unregistered_at(endpoint),
             Launch::Pid1 => aws_init_as_pid1_at(endpoint),
         };
         with_default_dispositions(&mut command);
@@ -91,7 +111,7 @@ impl Running {
     /// aws-init's pid as the test sees it.
     pub fn aws_init_pid(&self) -> Pid {
         let pid = match self.launch {
-            Launch::Direct => self.child().id(),
+            Launch::Direct | Launch::Unregistered => self.child().id(),
             Launch::Pid1 => {
                 // unshare --fork has one child, which exec'd aws-init.
                 let children = children_of(self.child().id());
@@ -141,7 +161,7 @@ impl Drop for Running {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        if self.launch == Launch::Direct {
+        if self.launch != Launch::Pid1 {
             kill_groups_of_children(child.id());
         }
         // For a PID 1 run, unshare's --kill-child takes the namespace down.
