@@ -1,5 +1,6 @@
 //! Pins aws-init's exit codes, its help and version output, and case 13:
-//! many failed execs, each exiting 127, run directly and as PID 1.
+//! many runs of a command that fails to exec or exits at once, each with
+//! its own code, run directly and as PID 1.
 
 mod common;
 
@@ -14,13 +15,15 @@ use common::*;
 // Exit codes.
 
 #[test]
-fn passes_the_command_exit_code_through() {
+fn passes_every_exit_code_of_the_command_through() {
     for launch in LAUNCHES {
-        for code in ["0", "1", "3", "255"] {
-            let outcome = run(launch.command(NOWHERE).args(shell("exit \"$1\"", &[code])));
-            assert_eq!(outcome.code().to_string(), code, "{launch:?}: {outcome:?}");
-            assert_eq!(outcome.stdout, "", "{launch:?}");
-            assert_eq!(outcome.stderr, "", "{launch:?}");
+        for code in 0..=255 {
+            let outcome = run(launch
+                .command(NOWHERE)
+                .args(shell("exit \"$1\"", &[&code.to_string()])));
+            assert_eq!(outcome.code(), code, "{launch:?}: {outcome:?}");
+            assert_eq!(outcome.stdout, "", "{launch:?} {code}");
+            assert_eq!(outcome.stderr, "", "{launch:?} {code}");
         }
     }
 }
@@ -28,7 +31,9 @@ fn passes_the_command_exit_code_through() {
 #[test]
 fn exits_128_plus_n_when_the_command_dies_by_a_signal() {
     for launch in LAUNCHES {
-        for (signal, code) in [("TERM", 143), ("KILL", 137)] {
+        // dash catches SIGINT under -c, and re-raises it at its default
+        // disposition to die of it, as it must.
+        for (signal, code) in [("TERM", 143), ("KILL", 137), ("INT", 130)] {
             let outcome = run(launch
                 .command(NOWHERE)
                 .args(shell("kill -\"$1\" $$", &[signal])));
@@ -171,38 +176,48 @@ fn version_prints_to_stdout_and_exits_0() {
     }
 }
 
-// Failing to exec, fast and often (case 13).
+// Starting and ending, fast and often (case 13).
 
-/// Runs `aws-init /does/not/exist` `runs` times over a few threads, so
-/// that an early SIGCHLD that the init misses shows up as a hang.
-fn fail_to_exec_many_times(launch: Launch, runs: usize) {
+/// Runs aws-init with `command` `runs` times over a few threads, and checks
+/// that each run exits `code` and prints `stderr`, so that an early SIGCHLD
+/// that the init misses shows up as a hang.
+fn run_many_times(launch: Launch, runs: usize, command: &[&str], code: i32, stderr: &str) {
     const THREADS: usize = 4;
     thread::scope(|scope| {
         for thread in 0..THREADS {
             scope.spawn(move || {
                 for run_number in (thread..runs).step_by(THREADS) {
-                    let outcome = run(launch.command(NOWHERE).arg("/does/not/exist"));
+                    let outcome = run(launch.command(NOWHERE).args(command));
                     assert_eq!(
                         outcome.code(),
-                        127,
+                        code,
                         "{launch:?} run {run_number}: {outcome:?}"
                     );
-                    assert_eq!(
-                        outcome.stderr, "aws-init: error: /does/not/exist: command not found\n",
-                        "{launch:?} run {run_number}"
-                    );
+                    assert_eq!(outcome.stderr, stderr, "{launch:?} run {run_number}");
                 }
             });
         }
     });
 }
 
+const NOT_FOUND: &str = "aws-init: error: /does/not/exist: command not found\n";
+
 #[test]
 fn every_one_of_many_failed_execs_exits_127() {
-    fail_to_exec_many_times(Launch::Direct, 5_000);
+    run_many_times(Launch::Direct, 5_000, &["/does/not/exist"], 127, NOT_FOUND);
 }
 
 #[test]
 fn every_one_of_many_failed_execs_exits_127_as_pid_1() {
-    fail_to_exec_many_times(Launch::Pid1, 300);
+    run_many_times(Launch::Pid1, 300, &["/does/not/exist"], 127, NOT_FOUND);
+}
+
+#[test]
+fn every_one_of_many_commands_that_exit_at_once_exits_0() {
+    run_many_times(Launch::Direct, 5_000, &["true"], 0, "");
+}
+
+#[test]
+fn every_one_of_many_commands_that_exit_at_once_exits_0_as_pid_1() {
+    run_many_times(Launch::Pid1, 300, &["true"], 0, "");
 }

@@ -19,7 +19,8 @@ use common::*;
 
 // Reaping.
 
-/// Case 11, with the final `sleep 1` replaced by a check made by events.
+/// Case 11 with $1 orphans, and the final `sleep 1` replaced by a check
+/// made by events.
 /// Once every orphan has died, the command sends SIGWINCH to PID 1 and
 /// waits for it to come back forwarded. The kernel hands out pending
 /// standard signals lowest number first, so aws-init takes any SIGCHLD (17)
@@ -38,7 +39,7 @@ scan() {
         fi
     done
 }
-for i in $(seq 100); do (sleep 0.1 &); done
+for i in $(seq "$1"); do (sleep 0.1 &); done
 scan
 while [ "$live" -gt 0 ]; do scan; done
 trap 'synced=yes' WINCH
@@ -49,12 +50,25 @@ echo "parent: $PPID"
 echo "zombies: $zombies"
 "#;
 
+/// Runs ORPHANS with `count` orphans under aws-init as PID 1.
+fn assert_reaps_orphans_as_pid_1(count: usize) {
+    let outcome = run(aws_init_as_pid1_at(NOWHERE).args(shell(ORPHANS, &[&count.to_string()])));
+    assert_eq!(
+        outcome.stdout, "parent: 1\nzombies: 0\n",
+        "{count}: {outcome:?}"
+    );
+    assert_eq!(outcome.code(), 0, "{count}: {outcome:?}");
+    assert_eq!(outcome.stderr, "", "{count}");
+}
+
 #[test]
 fn reaps_every_orphan_when_it_is_pid_1() {
-    let outcome = run(aws_init_as_pid1_at(NOWHERE).args(shell(ORPHANS, &[])));
-    assert_eq!(outcome.stdout, "parent: 1\nzombies: 0\n", "{outcome:?}");
-    assert_eq!(outcome.code(), 0, "{outcome:?}");
-    assert_eq!(outcome.stderr, "");
+    assert_reaps_orphans_as_pid_1(100);
+}
+
+#[test]
+fn reaps_every_one_of_hundreds_of_orphans_when_it_is_pid_1() {
+    assert_reaps_orphans_as_pid_1(500);
 }
 
 // Shutdown.

@@ -132,6 +132,12 @@ impl Running {
         self.stdout.as_ref().expect("stdout is piped").next()
     }
 
+    /// The command's next line of output, or `None` if it hung or closed
+    /// its output first.
+    pub fn try_line(&self) -> Option<String> {
+        self.stdout.as_ref().expect("stdout is piped").try_next()
+    }
+
     /// The next `count` lines, sorted, for lines that two processes write
     /// in no fixed order.
     pub fn lines_in_any_order(&self, count: usize) -> Vec<String> {
@@ -144,6 +150,11 @@ impl Running {
         let stdin = self.stdin.as_mut().expect("stdin is piped");
         stdin.write_all(text.as_bytes()).unwrap();
         stdin.flush().unwrap();
+    }
+
+    /// Closes stdin, so that whatever reads it sees its end.
+    pub fn close_stdin(&mut self) {
+        drop(self.stdin.take().expect("stdin is piped and still open"));
     }
 
     /// Closes stdin and waits for the end: the outcome, and the stdout

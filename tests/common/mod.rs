@@ -320,6 +320,12 @@ impl Lines {
             .expect("no line from the child: it hung or closed its output")
     }
 
+    /// The next line, or `None` if none comes within [`GUARD`] or the pipe
+    /// closes first, for a test that names what it waited for.
+    pub fn try_next(&self) -> Option<String> {
+        self.receiver.recv_timeout(GUARD).ok()
+    }
+
     /// Every remaining line, until the writer closes the pipe.
     pub fn rest(&self) -> Vec<String> {
         let mut lines = Vec::new();
