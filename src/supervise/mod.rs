@@ -227,22 +227,19 @@ fn supervise(
                 }
                 (None, _) => exit_code::from_wait_status(wait_status),
             };
-            if status.state() != State::Started {
+            let left =
+                status.state() == State::Started && (reaped.children_left || group_alive(child));
+            if !left {
                 log::debug!("child exited; exiting with {code}");
                 return Ok(code);
             }
-            log::debug!("command exited with {code}");
+            log::debug!("command exited with {code}; waiting for the processes it left");
             exited = Some(code);
-            if group_alive(child) || reaped.children_left {
-                let term = shutdown.on_command_exit();
-                log::debug!("waiting for the processes the command left behind");
-                if term {
-                    terminate_leftovers(child);
-                }
+            if shutdown.on_command_exit() {
+                terminate_leftovers(child);
             }
-        }
-        if let Some(code) = exited {
-            if !group_alive(child) && !reaped.children_left {
+        } else if let Some(code) = exited {
+            if !reaped.children_left && !group_alive(child) {
                 log::debug!("nothing left; exiting with {code}");
                 return Ok(code);
             }
