@@ -20,22 +20,27 @@ use common::*;
 // Reaping.
 
 /// Case 11 with $1 orphans, and the final `sleep 1` replaced by a check
-/// made by events.
-/// Once every orphan has died, the command sends SIGWINCH to PID 1 and
+/// made by events. It counts only the command's process group, which the
+/// orphans stay in, since a direct run shares /proc with the whole host.
+/// Once every orphan has died, the command sends SIGWINCH to aws-init and
 /// waits for it to come back forwarded. The kernel hands out pending
 /// standard signals lowest number first, so aws-init takes any SIGCHLD (17)
 /// still pending before that SIGWINCH (28): by the time the command sees
 /// it, an init that reaps has reaped every orphan, and one that does not
-/// has left them all as zombies.
+/// has left them all as zombies. An orphan seen with aws-init as its
+/// parent shows that aws-init adopted it.
 const ORPHANS: &str = r#"
+adopted=no
 scan() {
     live=0 zombies=0
     for stat in /proc/[0-9]*/stat; do
-        { read -r _ comm state _ < "$stat"; } 2>/dev/null || continue
+        { read -r _ comm state parent group _ < "$stat"; } 2>/dev/null || continue
+        [ "$group" = "$$" ] || continue
         if [ "$state" = Z ]; then
             zombies=$((zombies + 1))
         elif [ "$comm" = "(sleep)" ]; then
             live=$((live + 1))
+            [ "$parent" = "$PPID" ] && adopted=yes
         fi
     done
 }
@@ -43,32 +48,71 @@ for i in $(seq "$1"); do (sleep 0.1 &); done
 scan
 while [ "$live" -gt 0 ]; do scan; done
 trap 'synced=yes' WINCH
-kill -WINCH 1
+kill -WINCH "$PPID"
 until [ "$synced" ]; do :; done
 scan
 echo "parent: $PPID"
+echo "adopted: $adopted"
 echo "zombies: $zombies"
 "#;
 
-/// Runs ORPHANS with `count` orphans under aws-init as PID 1.
-fn assert_reaps_orphans_as_pid_1(count: usize) {
-    let outcome = run(aws_init_as_pid1_at(NOWHERE).args(shell(ORPHANS, &[&count.to_string()])));
+/// Runs ORPHANS with `count` orphans under `command`, a launch of aws-init
+/// that reaps them.
+fn assert_reaps_orphans(launch: Launch, command: &mut Command, count: usize) {
+    let running = Running::start(launch, command.args(shell(ORPHANS, &[&count.to_string()])));
+    let parent = match launch {
+        Launch::Pid1 => 1,
+        _ => running.aws_init_pid().as_raw(),
+    };
+    let (outcome, lines) = running.finish();
     assert_eq!(
-        outcome.stdout, "parent: 1\nzombies: 0\n",
-        "{count}: {outcome:?}"
+        lines,
+        [
+            format!("parent: {parent}"),
+            "adopted: yes".to_owned(),
+            "zombies: 0".to_owned()
+        ],
+        "{launch:?} {count}: {outcome:?}"
     );
-    assert_eq!(outcome.code(), 0, "{count}: {outcome:?}");
-    assert_eq!(outcome.stderr, "", "{count}");
+    assert_eq!(outcome.code(), 0, "{launch:?} {count}: {outcome:?}");
+    assert_eq!(outcome.stderr, "", "{launch:?} {count}");
 }
 
 #[test]
 fn reaps_every_orphan_when_it_is_pid_1() {
-    assert_reaps_orphans_as_pid_1(100);
+    assert_reaps_orphans(Launch::Pid1, &mut Launch::Pid1.command(NOWHERE), 100);
 }
 
 #[test]
 fn reaps_every_one_of_hundreds_of_orphans_when_it_is_pid_1() {
-    assert_reaps_orphans_as_pid_1(500);
+    assert_reaps_orphans(Launch::Pid1, &mut Launch::Pid1.command(NOWHERE), 500);
+}
+
+#[test]
+fn reaps_every_one_of_hundreds_of_orphans_as_a_subreaper() {
+    // aws_init_at passes --subreaper.
+    assert_reaps_orphans(Launch::Direct, &mut Launch::Direct.command(NOWHERE), 500);
+    let mut command = Launch::Unregistered.command(NOWHERE);
+    command.env("AWS_INIT_SUBREAPER", "1");
+    assert_reaps_orphans(Launch::Unregistered, &mut command, 100);
+}
+
+/// Neither PID 1 nor a subreaper, aws-init says once that orphans are not
+/// its to reap, however many there are, and still runs the command.
+#[test]
+fn warns_once_when_it_is_neither_pid_1_nor_a_subreaper() {
+    let launch = Launch::Unregistered;
+    let running = Running::start(
+        launch,
+        launch.command(NOWHERE).args(shell(
+            "for i in 1 2 3; do (sleep 0.1 &); done; echo done",
+            &[],
+        )),
+    );
+    let (outcome, lines) = running.finish();
+    assert_eq!(lines, ["done"]);
+    assert_eq!(outcome.code(), 0, "{outcome:?}");
+    assert_eq!(outcome.stderr, UNREGISTERED_WARNING);
 }
 
 // Shutdown.
@@ -355,4 +399,167 @@ fn a_suspend_key_while_resolving_cannot_wedge_aws_init() {
     assert!(seen.ends_with(expected), "{seen:?}");
     let (outcome, _) = running.finish();
     assert_eq!(outcome.code(), 125, "{outcome:?}; terminal: {seen:?}");
+}
+
+/// Reports which of SIGHUP and SIGCONT were already pending when it
+/// started, then each one it gets, and exits 4 on SIGUSR1. It starts with
+/// them blocked, as aws-init was started, so none can slip by unseen.
+const TERMINAL_SIGNALS: &str = r#"
+import signal, sys
+pending = sorted(signal.Signals(s).name for s in signal.sigpending())
+print("pending at start:", " ".join(pending) or "none", flush=True)
+while True:
+    got = signal.sigwait({signal.SIGHUP, signal.SIGCONT, signal.SIGUSR1})
+    if got == signal.SIGUSR1:
+        sys.exit(4)
+    print("got", signal.Signals(got).name, flush=True)
+"#;
+
+/// Starts `command` with SIGHUP, SIGCONT and SIGUSR1 blocked; the command
+/// aws-init runs inherits that mask.
+fn with_terminal_signals_blocked(command: &mut Command) {
+    // SAFETY: sigemptyset, sigaddset and sigprocmask are async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            let mut set = std::mem::zeroed::<libc::sigset_t>();
+            libc::sigemptyset(&mut set);
+            for signal in [libc::SIGHUP, libc::SIGCONT, libc::SIGUSR1] {
+                libc::sigaddset(&mut set, signal);
+            }
+            if libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn terminal_handling_raises_no_sighup_or_sigcont_and_later_ones_are_forwarded() {
+    for launch in LAUNCHES {
+        let (running, output) = {
+            let mut command = launch.command(NOWHERE);
+            command.args(["python3", "-c", TERMINAL_SIGNALS]);
+            with_terminal_signals_blocked(&mut command);
+            let master = on_a_new_terminal(&mut command);
+            let running = Running::spawn(launch, &mut command);
+            (running, read_terminal(master))
+        };
+        let mut seen = read_until(&output, "\r\n");
+        running.signal(Signal::SIGHUP);
+        seen.push_str(&read_until(&output, "got SIGHUP\r\n"));
+        running.signal(Signal::SIGCONT);
+        seen.push_str(&read_until(&output, "got SIGCONT\r\n"));
+        running.signal(Signal::SIGUSR1);
+        let (outcome, _) = running.finish();
+        assert_eq!(
+            seen.replace("\r\n", "\n"),
+            "pending at start: none\ngot SIGHUP\ngot SIGCONT\n",
+            "{launch:?}"
+        );
+        assert_eq!(outcome.code(), 4, "{launch:?}: {outcome:?}");
+    }
+}
+
+// Memory.
+
+/// One mapping of the aws-init executable in the init's /proc/PID/smaps.
+#[derive(Debug)]
+struct Mapping {
+    permissions: String,
+    rss_kb: u64,
+    anonymous_kb: u64,
+    random: bool,
+}
+
+fn executable_mappings(pid: u32) -> Vec<Mapping> {
+    let executable = fs::canonicalize(BIN).unwrap();
+    let smaps = fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
+    let mut mappings = Vec::new();
+    let mut ours = false;
+    for line in smaps.lines() {
+        let fields: Vec<&str> = line.split_ascii_whitespace().collect();
+        if fields.first().is_some_and(|range| range.contains('-')) && fields.len() >= 5 {
+            ours = fields.get(5).map(std::path::Path::new) == Some(executable.as_path());
+            if ours {
+                mappings.push(Mapping {
+                    permissions: fields[1].to_owned(),
+                    rss_kb: 0,
+                    anonymous_kb: 0,
+                    random: false,
+                });
+            }
+            continue;
+        }
+        let Some(mapping) = mappings.last_mut().filter(|_| ours) else {
+            continue;
+        };
+        let kb = || fields.get(1).and_then(|kb| kb.parse().ok()).unwrap_or(0);
+        match fields.first() {
+            Some(&"Rss:") => mapping.rss_kb = kb(),
+            Some(&"Anonymous:") => mapping.anonymous_kb = kb(),
+            Some(&"VmFlags:") => mapping.random = fields.contains(&"rr"),
+            _ => {}
+        }
+    }
+    mappings
+}
+
+/// The resident size of the mappings the init may drop: read-only, and
+/// without private copies.
+fn droppable_kb(mappings: &[Mapping]) -> u64 {
+    mappings
+        .iter()
+        .filter(|mapping| !mapping.permissions.contains('w') && mapping.anonymous_kb == 0)
+        .map(|mapping| mapping.rss_kb)
+        .sum()
+}
+
+/// Once the command has run for a moment, the init advises its clean
+/// read-only mappings MADV_RANDOM (smaps shows `rr`) and drops their pages;
+/// it goes on forwarding and reaping as before.
+#[test]
+fn the_init_drops_its_clean_pages_and_keeps_working() {
+    for launch in LAUNCHES {
+        let running = Running::start(
+            launch,
+            launch
+                .command(NOWHERE)
+                .args(shell("echo ready; exec sleep 1000", &[])),
+        );
+        assert_eq!(running.line(), "ready", "{launch:?}");
+        let pid = running.aws_init_pid().as_raw() as u32;
+        let before = executable_mappings(pid);
+
+        let deadline = std::time::Instant::now() + GUARD;
+        let after = loop {
+            let mappings = executable_mappings(pid);
+            if mappings.iter().any(|mapping| mapping.random) {
+                break mappings;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{launch:?}: {mappings:?}"
+            );
+            thread::yield_now();
+        };
+        for mapping in &after {
+            let droppable = !mapping.permissions.contains('w') && mapping.anonymous_kb == 0;
+            assert_eq!(mapping.random, droppable, "{launch:?}: {after:?}");
+        }
+        // Read before the drop unless this machine was slower than the
+        // init's wait; then there is nothing to compare.
+        if !before.iter().any(|mapping| mapping.random) {
+            assert!(
+                droppable_kb(&after) < droppable_kb(&before),
+                "{launch:?}: before {before:?}, after {after:?}"
+            );
+        }
+
+        running.signal(Signal::SIGTERM);
+        let (outcome, lines) = running.finish();
+        assert_eq!(lines, Vec::<String>::new(), "{launch:?}");
+        assert_eq!(outcome.code(), 143, "{launch:?}: {outcome:?}");
+        assert_eq!(outcome.stderr, "", "{launch:?}");
+    }
 }
