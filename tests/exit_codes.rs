@@ -221,3 +221,51 @@ fn every_one_of_many_commands_that_exit_at_once_exits_0() {
 fn every_one_of_many_commands_that_exit_at_once_exits_0_as_pid_1() {
     run_many_times(Launch::Pid1, 300, &["true"], 0, "");
 }
+
+/// The `--flag` and `AWS_INIT_*` names in `text`, sorted and deduplicated.
+fn option_names(text: &str) -> Vec<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let bytes = text.as_bytes();
+    for start in 0..bytes.len() {
+        let name_char = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        let rest = &text[start..];
+        let begins = start == 0 || !name_char(bytes[start - 1]);
+        if !begins || !(rest.starts_with("--") || rest.starts_with("AWS_INIT_")) {
+            continue;
+        }
+        let end = rest
+            .bytes()
+            .position(|b| !name_char(b))
+            .unwrap_or(rest.len());
+        let name = &rest[..end];
+        if name.len() > 2 && !name.ends_with('-') {
+            names.insert(name.to_owned());
+        }
+    }
+    names.into_iter().collect()
+}
+
+/// The README's usage table and `--help` name the same flags and
+/// variables, so that neither documents an option the other lacks.
+#[test]
+fn the_readme_usage_table_and_help_name_the_same_options() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table: String = readme
+        .split("## Usage")
+        .nth(1)
+        .and_then(|usage| usage.split("\n## ").next())
+        .unwrap()
+        .lines()
+        .filter(|line| line.starts_with('|'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let help = run(aws_init_at(NOWHERE).arg("--help")).stdout;
+    let options = help
+        .split("Options:")
+        .nth(1)
+        .and_then(|options| options.split("Exit codes:").next())
+        .unwrap();
+    assert_eq!(option_names(&table), option_names(options));
+    assert!(option_names(options).contains(&"--rewrite".to_owned()));
+}
