@@ -89,3 +89,53 @@ impl Shutdown {
             .is_some_and(|killed| killed.elapsed() >= KILL_WAIT)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GRACE: Option<Duration> = Some(Duration::from_secs(60));
+
+    #[test]
+    fn only_a_received_sigterm_starts_the_grace_period() {
+        let mut shutdown = Shutdown::new(GRACE);
+        shutdown.on_signal(libc::SIGUSR1);
+        // A SIGUSR1 rewritten to SIGTERM is sent, not received.
+        shutdown.on_sent(libc::SIGTERM);
+        assert_eq!(shutdown.deadline(), None);
+        shutdown.on_signal(libc::SIGTERM);
+        assert!(shutdown.deadline().is_some());
+    }
+
+    #[test]
+    fn without_a_grace_period_sigterm_waits_but_leftovers_get_ten_seconds() {
+        let mut shutdown = Shutdown::new(None);
+        shutdown.on_signal(libc::SIGTERM);
+        assert_eq!(shutdown.deadline(), None);
+        let before = Instant::now();
+        assert!(shutdown.on_command_exit());
+        let deadline = shutdown.deadline().unwrap_or(before);
+        assert!(deadline >= before + LEFTOVER_GRACE, "{deadline:?}");
+    }
+
+    #[test]
+    fn leftovers_get_no_second_sigterm_and_keep_the_running_deadline() {
+        let mut shutdown = Shutdown::new(GRACE);
+        shutdown.on_signal(libc::SIGTERM);
+        shutdown.on_sent(libc::SIGTERM);
+        let deadline = shutdown.deadline();
+        assert!(!shutdown.on_command_exit());
+        assert_eq!(shutdown.deadline(), deadline);
+    }
+
+    #[test]
+    fn an_expired_grace_period_says_so_once_then_waits_briefly_for_the_killed() {
+        let mut shutdown = Shutdown::new(Some(Duration::ZERO));
+        shutdown.on_signal(libc::SIGTERM);
+        assert!(shutdown.expired());
+        assert!(!shutdown.expired());
+        assert!(!shutdown.gave_up());
+        assert!(!shutdown.on_command_exit());
+        assert!(shutdown.deadline().is_some());
+    }
+}
