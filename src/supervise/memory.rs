@@ -5,8 +5,9 @@
 //! maps the pages around it too (fault-around), and the code that parsed
 //! the command line never runs again. Once the command has run for a
 //! moment, the init drops the pages of its read-only file mappings that
-//! only the file holds, so that only the pages its loop touches come back
-//! (madvise(2)). A command that ends at once never pays for this.
+//! only the file holds, and evicts those no one else maps, so that only the
+//! pages its loop touches come back (madvise(2)). A command that ends at
+//! once never pays for this.
 
 use std::fs;
 use std::time::Duration;
@@ -18,7 +19,7 @@ pub const RELEASE_AFTER: Duration = Duration::from_secs(1);
 
 /// Drops the clean pages of this process's read-only file mappings. Those
 /// pages are copies of the file, so dropping them loses nothing: a later
-/// touch maps the page back from the page cache. A mapping with any
+/// touch maps the page back from the file. A mapping with any
 /// private copy (relocations applied to read-only data, for one) is left
 /// alone, since that copy exists nowhere else. Best effort: without /proc
 /// nothing changes.
@@ -36,8 +37,16 @@ pub fn release_clean_pages() {
             // what a read of it returns.
             unsafe { libc::madvise(mapping.start as *mut libc::c_void, mapping.len, advice) };
         };
-        // MADV_RANDOM also stops read-ahead when a dropped page comes back.
+        // MADV_RANDOM stops read-ahead when a dropped page comes back.
         advise(libc::MADV_RANDOM);
+        // Fault-around maps every neighbour of a faulting page that is in
+        // the page cache, so dropped code would come back 64 kB at a time.
+        // MADV_PAGEOUT first evicts the pages that no other process maps
+        // (the kernel skips shared ones, and file pages unless this process
+        // could write the file), so that only touched pages return. The
+        // price: a later start of aws-init on this host reads those few
+        // pages from disk again.
+        advise(libc::MADV_PAGEOUT);
         advise(libc::MADV_DONTNEED);
     }
 }
