@@ -579,6 +579,15 @@ def cpu_model():
 
 
 def drive(args):
+    # A second's look first: on a busy machine the wall times mean little,
+    # and it is better to know before a run of minutes than after.
+    busy, own = busy_cpu(), own_cpu()
+    time.sleep(1.0)
+    idle_check = ((busy_cpu() - busy) - (own_cpu() - own)) / os.cpu_count()
+    if idle_check > 0.05:
+        log(f"warning: other processes are keeping {idle_check:.0%} of the CPUs busy; "
+            "wall times will be noisy")
+
     started = time.monotonic()
     busy_before, own_before = busy_cpu(), own_cpu()
     if args.quick:
