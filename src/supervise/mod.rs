@@ -188,7 +188,7 @@ fn supervise(
             Some(signal) => match status.state() {
                 State::Started => {
                     shutdown.on_signal(signal);
-                    forward(child, signal, options, &mut shutdown);
+                    forward(child, signal, exited.is_some(), options, &mut shutdown);
                 }
                 // The resolving child has nothing to clean up, so it is
                 // killed outright, and aws-init reports the signal it was
@@ -252,28 +252,32 @@ fn supervise(
 }
 
 fn kill(pid: libc::pid_t, signal: libc::c_int) {
-    // A pid of 0 or less would signal a whole group or, for -1, every
-    // process the init may signal: on a host, in subreaper mode, that is
-    // far more than the command's.
-    if pid > 0 {
-        // SAFETY: kill has no memory-safety requirements.
-        unsafe { libc::kill(pid, signal) };
-    }
+    let _ = signals::send(pid, signal);
 }
 
 /// Forwards a received signal, rewritten as `--rewrite` says, to the
 /// command's process group or, with `--single-child`, to the command alone.
-fn forward(child: libc::pid_t, received: libc::c_int, options: &Options, shutdown: &mut Shutdown) {
+/// Once the command has exited, only its group is left to signal.
+fn forward(
+    child: libc::pid_t,
+    received: libc::c_int,
+    command_exited: bool,
+    options: &Options,
+    shutdown: &mut Shutdown,
+) {
     let signal = options.rewrite(received);
     if signal == 0 {
         log::debug!("dropped {}, as --rewrite says", signals::name(received));
         return;
     }
-    let (result, target) = if options.single_child {
+    let (result, target) = if command_exited {
+        shutdown.on_sent(signal);
+        (signals::send_to_group(child, signal), "process group")
+    } else if options.single_child {
         (signals::send(child, signal), "process")
     } else {
         shutdown.on_sent(signal);
-        (signals::send_to_group(child, signal), "process group")
+        (signals::send_to_command(child, signal), "process group")
     };
     match result {
         Ok(()) => log::debug!(

@@ -78,32 +78,42 @@ impl SignalSet {
     }
 }
 
-/// Sends `signal` to process `pid`.
+/// Sends `signal` to process `pid`, and never to a group: a pid of 0 or
+/// less would signal a whole group or, for -1, every process the init may
+/// signal, which on a host, in subreaper mode, is far more than the
+/// command's.
 pub fn send(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
-    // SAFETY: kill has no memory-safety requirements.
-    if pid > 0 && unsafe { libc::kill(pid, signal) } == 0 {
-        return Ok(());
+    if pid <= 0 {
+        return Err(io::Error::from_raw_os_error(libc::ESRCH));
     }
-    Err(io::Error::last_os_error())
+    // SAFETY: kill has no memory-safety requirements.
+    match unsafe { libc::kill(pid, signal) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
 }
 
-/// Sends `signal` to process group `group`, or to the process of the same
-/// number when the group is gone; a command may leave its group, and the
-/// signal should still reach it.
+/// Sends `signal` to every process in group `group`.
 pub fn send_to_group(group: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
+    if group <= 0 {
+        return Err(io::Error::from_raw_os_error(libc::ESRCH));
+    }
     // SAFETY: kill has no memory-safety requirements.
-    if unsafe { libc::kill(-group, signal) } == 0 {
-        return Ok(());
+    match unsafe { libc::kill(-group, signal) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
     }
-    let error = io::Error::last_os_error();
-    if error.raw_os_error() != Some(libc::ESRCH) {
-        return Err(error);
+}
+
+/// Sends `signal` to the command's process group, or to the command itself
+/// when the group is gone: a command may leave its group, and the signal
+/// should still reach it. Only for a command not yet reaped, whose pid
+/// cannot have been reused.
+pub fn send_to_command(command: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
+    match send_to_group(command, signal) {
+        Err(error) if error.raw_os_error() == Some(libc::ESRCH) => send(command, signal),
+        result => result,
     }
-    // SAFETY: as above.
-    if unsafe { libc::kill(group, signal) } == 0 {
-        return Ok(());
-    }
-    Err(io::Error::last_os_error())
 }
 
 /// Names a signal for log lines: `SIGTERM`, `SIGRTMIN+3`, or its number.
