@@ -298,22 +298,26 @@ fn group_alive(group: libc::pid_t) -> bool {
 }
 
 /// Sends SIGTERM to the processes the command left behind: its process
-/// group, and the orphans the init adopted, which may have left it.
+/// group, and the orphans the init adopted that have left it. Each gets one.
 fn terminate_leftovers(group: libc::pid_t) {
     let _ = signals::send_to_group(group, libc::SIGTERM);
-    for pid in tree::children() {
+    for pid in outside_group(tree::children(), group) {
         kill(pid, libc::SIGTERM);
     }
+}
+
+/// Keeps the processes of `pids` that are not in process group `group`.
+fn outside_group(pids: Vec<libc::pid_t>, group: libc::pid_t) -> Vec<libc::pid_t> {
+    pids.into_iter()
+        // SAFETY: getpgid takes a plain integer.
+        .filter(|&pid| unsafe { libc::getpgid(pid) } != group)
+        .collect()
 }
 
 /// Sends SIGKILL to the command's process group and to every descendant
 /// of the init, wherever its group; never to -1.
 fn kill_what_is_left(group: libc::pid_t) {
-    // SAFETY: getpgid takes a plain integer.
-    let outside: Vec<libc::pid_t> = tree::descendants()
-        .into_iter()
-        .filter(|&pid| unsafe { libc::getpgid(pid) } != group)
-        .collect();
+    let outside = outside_group(tree::descendants(), group);
     match outside.len() {
         0 => log::warn!("grace period over; sending SIGKILL to process group {group}"),
         n => log::warn!(
