@@ -165,7 +165,7 @@ pub fn parse(
         );
     }
     if let Some(value) = text_var(&var, "AWS_INIT_TIMEOUT")? {
-        options.timeout = parse_duration("AWS_INIT_TIMEOUT", &value)?;
+        options.timeout = parse_timeout("AWS_INIT_TIMEOUT", &value)?;
     }
     if let Some(value) = text_var(&var, "AWS_INIT_GRACE_PERIOD")? {
         options.grace_period = Some(parse_duration("AWS_INIT_GRACE_PERIOD", &value)?);
@@ -236,7 +236,7 @@ pub fn parse(
             }
             "--literal" => options.literal.push(value("--literal")?),
             "--timeout" => {
-                options.timeout = parse_duration("--timeout", &value("--timeout")?)?;
+                options.timeout = parse_timeout("--timeout", &value("--timeout")?)?;
             }
             "--grace-period" => {
                 let text = value("--grace-period")?;
@@ -335,6 +335,19 @@ fn parse_rewrite(
         to => signals::parse(to).ok_or_else(|| invalid("TO is not a signal or 0"))?,
     };
     Ok((from, to))
+}
+
+/// Parses a `--timeout`: a duration, and not 0, which would fail every
+/// reference before its request could be sent.
+fn parse_timeout(source_name: &'static str, text: &str) -> Result<Duration, UsageError> {
+    match parse_duration(source_name, text)? {
+        Duration::ZERO => Err(UsageError::InvalidValue {
+            source_name,
+            value: text.to_owned(),
+            reason: "the timeout must be more than 0",
+        }),
+        timeout => Ok(timeout),
+    }
 }
 
 /// Parses `1500ms`, `10s`, `2m` or `1h`; a bare number is seconds.

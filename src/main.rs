@@ -15,8 +15,19 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use cli::Action;
+use supervise::signals::SignalSet;
 
 fn main() -> ExitCode {
+    // Every signal is blocked first of all: until then, a signal at its
+    // default disposition would end or stop a direct run before the init
+    // could forward it. Only a run keeps them blocked.
+    let mask = SignalSet::all().block();
+    let restore = || {
+        if let Ok(mask) = &mask {
+            let _ = mask.set_mask();
+        }
+    };
+
     let args = std::env::args_os().skip(1).collect();
     let action = match cli::parse(args, |name| std::env::var_os(name)) {
         Ok(action) => action,
@@ -25,6 +36,9 @@ fn main() -> ExitCode {
             return ExitCode::from(exit_code::USAGE);
         }
     };
+    if !matches!(action, Action::Run { .. }) {
+        restore();
+    }
 
     let code = match action {
         Action::Help => {
@@ -41,7 +55,10 @@ fn main() -> ExitCode {
         }
         Action::Run { options, command } => {
             log::set_level(options.log_level);
-            match supervise::run(&options, command) {
+            let result = mask
+                .map_err(supervise::SuperviseError::Block)
+                .and_then(|mask| supervise::run(&options, command, mask));
+            match result {
                 Ok(code) => code,
                 Err(error) => {
                     log::error!("{error}");

@@ -7,6 +7,7 @@ mod common;
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread;
@@ -356,4 +357,104 @@ fn leaves_a_zombie_to_its_living_parent_as_pid_1() {
     assert_eq!(lines, ["child: exit 7"]);
     assert_eq!(outcome.code(), 0, "{outcome:?}");
     assert_eq!(outcome.stderr, "");
+}
+
+// Signals around the exec.
+
+/// A PATH of 15,000 directories that do not exist, so that looking up a
+/// missing command takes tens of milliseconds of failing execs.
+fn long_path() -> String {
+    (0..15_000)
+        .map(|i| format!("/n{i}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Between saying READY and the end of its exec, the child runs aws-init's
+/// own code with the command's signal mask. A signal forwarded then would
+/// end it, and a failed exec would come back as 128+N instead of 127. As
+/// PID 1, the flood cannot hurt aws-init before it blocks signals: the
+/// kernel drops them while their disposition is the default.
+#[test]
+fn a_signal_during_a_failing_exec_still_gives_127() {
+    for run_number in 0..5 {
+        let launch = Launch::Pid1;
+        let mut command = launch.command(NOWHERE);
+        command.env("PATH", long_path()).arg("does-not-exist");
+        let running = Running::start(launch, &mut command);
+        wait_until("unshare to start aws-init", || {
+            children_of(running.started_pid()).len() == 1
+        });
+        let aws_init = PidFd::open(running.aws_init_pid());
+        let stop = AtomicBool::new(false);
+        let (outcome, lines) = thread::scope(|scope| {
+            let _stop = StopOnDrop(&stop);
+            let (started, _flooding) = mpsc::channel();
+            scope.spawn(|| flood(&aws_init, libc::SIGUSR1, &stop, started));
+            running.finish()
+        });
+        assert_eq!(lines, Vec::<String>::new(), "run {run_number}");
+        assert_eq!(outcome.code(), 127, "run {run_number}: {outcome:?}");
+        assert_eq!(
+            outcome.stderr, "aws-init: error: does-not-exist: command not found\n",
+            "run {run_number}"
+        );
+    }
+}
+
+/// Signals 32 and 33, which the C library keeps for its threads and will
+/// not block, reach the command like any other: a direct run is not killed
+/// by them, and PID 1 does not drop them. The command dies of them.
+///
+/// aws-init starts with nothing blocked and both at their default: the
+/// command inherits its mask and what it ignores, and whatever runs the
+/// tests may have blocked or ignored these two. The C library will not
+/// touch them, so the raw system calls do.
+#[test]
+fn forwards_the_signals_the_c_library_keeps_for_itself() {
+    for launch in LAUNCHES {
+        for signal in [32, 33] {
+            let mut command = launch.command(NOWHERE);
+            command.args(shell("echo ready; exec sleep 1000", &[]));
+            // SAFETY: rt_sigprocmask is async-signal-safe.
+            unsafe {
+                command.pre_exec(|| {
+                    let empty = 0u64;
+                    let rc = libc::syscall(
+                        libc::SYS_rt_sigprocmask,
+                        libc::SIG_SETMASK,
+                        &empty as *const u64,
+                        std::ptr::null_mut::<u64>(),
+                        std::mem::size_of::<u64>(),
+                    );
+                    if rc != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    // The kernel's struct sigaction on x86-64: handler,
+                    // flags, restorer, mask; a zero handler is SIG_DFL.
+                    let default = [0u64; 4];
+                    for signal in [32, 33] {
+                        let rc = libc::syscall(
+                            libc::SYS_rt_sigaction,
+                            signal,
+                            default.as_ptr(),
+                            std::ptr::null_mut::<u64>(),
+                            std::mem::size_of::<u64>(),
+                        );
+                        if rc != 0 {
+                            return Err(io::Error::last_os_error());
+                        }
+                    }
+                    Ok(())
+                });
+            }
+            let running = Running::start(launch, &mut command);
+            assert_eq!(running.line(), "ready", "{launch:?} {signal}");
+            PidFd::open(running.aws_init_pid()).signal(signal).unwrap();
+            let (outcome, lines) = running.finish();
+            assert_eq!(lines, Vec::<String>::new(), "{launch:?} {signal}");
+            assert_eq!(outcome.code(), 128 + signal, "{launch:?}: {outcome:?}");
+            assert_eq!(outcome.stderr, "", "{launch:?} {signal}");
+        }
+    }
 }

@@ -324,3 +324,50 @@ fn a_rewrite_of_a_signal_that_cannot_be_forwarded_is_a_usage_error() {
         );
     }
 }
+
+/// A daemon that left the command's group and session and reports
+/// SIGTERM, and a command that exits 9 on SIGTERM.
+const DAEMON_REPORTS_TERM: &str = r#"
+setsid sh -c 'trap "echo daemon got TERM; exit 0" TERM; echo "daemon ready"; while :; do sleep 0.1; done' &
+trap 'kill -KILL $! 2>/dev/null; exit 9' TERM
+sleep 1000 >/dev/null 2>&1 &
+echo ready
+wait
+"#;
+
+/// A SIGTERM forwarded to the command's group never reached the daemon
+/// outside it, so the daemon gets one of its own once the command exits.
+#[test]
+fn an_adopted_daemon_outside_the_group_gets_sigterm_when_the_command_exits() {
+    for launch in LAUNCHES {
+        let running = Running::start(
+            launch,
+            launch
+                .command(NOWHERE)
+                .args(["--log-level", "debug"])
+                .args(shell(DAEMON_REPORTS_TERM, &[])),
+        );
+        assert_eq!(
+            running.lines_in_any_order(2),
+            ["daemon ready", "ready"],
+            "{launch:?}"
+        );
+        running.signal(Signal::SIGTERM);
+        let (outcome, lines) = running.finish();
+        assert_eq!(lines, ["daemon got TERM"], "{launch:?}");
+        assert_eq!(outcome.code(), 9, "{launch:?}: {outcome:?}");
+        // One SIGTERM each: the group had its own, so only the daemon is
+        // sent one when the command exits.
+        let sent: Vec<&str> = outcome
+            .stderr
+            .lines()
+            .filter(|line| line.contains("sending SIGTERM"))
+            .collect();
+        assert_eq!(
+            sent,
+            ["aws-init: debug: sending SIGTERM to 1 other process(es) below aws-init"],
+            "{launch:?}: {}",
+            outcome.stderr
+        );
+    }
+}

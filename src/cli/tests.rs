@@ -208,6 +208,16 @@ fn usage_errors() {
         parse_with(&["--log-level", "loud", "app"], &[]),
         Err(UsageError::InvalidValue { .. })
     ));
+    for zero in ["0", "0s", "0ms"] {
+        assert!(matches!(
+            parse_with(&["--timeout", zero, "app"], &[]),
+            Err(UsageError::InvalidValue { .. })
+        ));
+        assert!(matches!(
+            parse_with(&["app"], &[("AWS_INIT_TIMEOUT", zero)]),
+            Err(UsageError::InvalidValue { .. })
+        ));
+    }
 }
 
 #[test]

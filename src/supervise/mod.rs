@@ -43,11 +43,17 @@ pub enum SuperviseError {
 /// Starts the command and supervises it. Returns the exit code for
 /// aws-init: the command's own, or the child's when the command did not
 /// start. The forked child returns from here too, when it fails.
-pub fn run(options: &Options, command: Vec<OsString>) -> Result<u8, SuperviseError> {
+///
+/// Every signal must be blocked already, and `mask` is the mask aws-init
+/// was started with, which the command gets: blocked before the fork, no
+/// signal, not even the SIGCHLD of a child that fails at once, can arrive
+/// before the init waits for it.
+pub fn run(
+    options: &Options,
+    command: Vec<OsString>,
+    mask: SignalSet,
+) -> Result<u8, SuperviseError> {
     let signals = SignalSet::all();
-    // Blocked before the fork, so that no signal, not even the SIGCHLD of
-    // a child that fails at once, can arrive before the init waits for it.
-    let mask = signals.block().map_err(SuperviseError::Block)?;
     let (status_read, status_write) = pipe2(OFlag::O_CLOEXEC).map_err(SuperviseError::Pipe)?;
     let foreground = spawn::holds_terminal();
     become_reaper(options.subreaper);
@@ -119,6 +125,10 @@ const RESOLVE_MARGIN: Duration = Duration::from_secs(2);
 /// group member that is not the init's own child sends it no SIGCHLD.
 const LEFTOVER_POLL: Duration = Duration::from_millis(20);
 
+/// How often the init looks at the status pipe while it holds signals for
+/// a command whose exec has not finished; an exec takes microseconds.
+const HOLD_POLL: Duration = Duration::from_millis(1);
+
 /// Why the init ended the child before the command started.
 #[derive(Clone, Copy)]
 enum Stopped {
@@ -143,6 +153,7 @@ fn supervise(
     // the processes it left.
     let mut exited: Option<u8> = None;
     let mut release_at = Some(Instant::now() + memory::RELEASE_AFTER);
+    let mut held: Vec<libc::c_int> = Vec::new();
     loop {
         let resolving = status.state() == State::Resolving && stopped.is_none();
         let timeout = if resolving {
@@ -157,7 +168,10 @@ fn supervise(
         } else {
             shutdown.deadline()
         };
-        let wake_at = [timeout, release_at].into_iter().flatten().min();
+        // Signals held for a command that is still being exec'd: look at
+        // the status pipe again soon, since its closing sends no signal.
+        let hold_poll = (!held.is_empty()).then(|| Instant::now() + HOLD_POLL);
+        let wake_at = [timeout, release_at, hold_poll].into_iter().flatten().min();
         let timeout = wake_at.map(|at| at.saturating_duration_since(Instant::now()));
         let signal = signals.wait(timeout).map_err(SuperviseError::Wait)?;
         if release_at.is_some_and(|at| Instant::now() >= at) {
@@ -186,6 +200,14 @@ fn supervise(
             }
             Some(libc::SIGCHLD) => {}
             Some(signal) => match status.state() {
+                // Between the child's READY and the end of its exec, a
+                // signal would hit aws-init's own code, and an exec that
+                // then fails would report the signal, not 126 or 127. It
+                // is held until the exec has closed the status pipe.
+                State::Started if status.exec_pending() => {
+                    shutdown.on_signal(signal);
+                    held.push(signal);
+                }
                 State::Started => {
                     shutdown.on_signal(signal);
                     forward(child, signal, exited.is_some(), options, &mut shutdown);
@@ -208,6 +230,24 @@ fn supervise(
                     );
                 }
             },
+        }
+
+        if !held.is_empty() {
+            match status.state() {
+                State::Started if status.exec_pending() => {}
+                State::Started => {
+                    for signal in std::mem::take(&mut held) {
+                        forward(child, signal, exited.is_some(), options, &mut shutdown);
+                    }
+                }
+                _ => {
+                    log::debug!(
+                        "dropped {} signal(s): the command did not start",
+                        held.len()
+                    );
+                    held.clear();
+                }
+            }
         }
 
         // Reaping after every wake-up, not only on SIGCHLD, costs one
@@ -235,8 +275,9 @@ fn supervise(
             }
             log::debug!("command exited with {code}; waiting for the processes it left");
             exited = Some(code);
-            if shutdown.on_command_exit() {
-                terminate_leftovers(child);
+            let group_needs_term = shutdown.on_command_exit();
+            if !shutdown.killing() {
+                terminate_leftovers(child, group_needs_term);
             }
         } else if let Some(code) = exited {
             if !reaped.children_left && !group_alive(child) {
@@ -298,10 +339,23 @@ fn group_alive(group: libc::pid_t) -> bool {
 }
 
 /// Sends SIGTERM to the processes the command left behind: its process
-/// group, and the orphans the init adopted that have left it. Each gets one.
-fn terminate_leftovers(group: libc::pid_t) {
-    let _ = signals::send_to_group(group, libc::SIGTERM);
-    for pid in outside_group(tree::children(), group) {
+/// group, unless that had one already, and the orphans the init adopted
+/// that left the group, which no forwarded signal reached. Each gets one.
+fn terminate_leftovers(group: libc::pid_t, group_too: bool) {
+    if group_too {
+        let _ = signals::send_to_group(group, libc::SIGTERM);
+    }
+    let outside = outside_group(tree::children(), group);
+    log::debug!(
+        "sending SIGTERM to {}{} other process(es) below aws-init",
+        if group_too {
+            "the process group and "
+        } else {
+            ""
+        },
+        outside.len()
+    );
+    for pid in outside {
         kill(pid, libc::SIGTERM);
     }
 }
@@ -364,6 +418,12 @@ impl Status {
             state: State::Resolving,
             closed: false,
         }
+    }
+
+    /// Tells whether the child said READY but has not finished its exec:
+    /// exec closes the pipe, and a failed exec writes its code instead.
+    fn exec_pending(&mut self) -> bool {
+        self.state() == State::Started && !self.closed
     }
 
     fn state(&mut self) -> State {

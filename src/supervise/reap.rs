@@ -17,6 +17,12 @@ pub struct Reaped {
 /// loop waitpid(-1, WNOHANG) until nothing is left (waitpid(2)). Only this
 /// process's own children can be waited for, so a zombie whose parent is
 /// alive stays that parent's to reap.
+///
+/// TODO: a command stopped from its terminal (^Z) goes unnoticed, since
+/// waitpid is not asked for WUNTRACED. Under an interactive shell, aws-init
+/// would have to take the terminal back and stop itself, and hand both on
+/// again on SIGCONT, for the shell's job control to see the stop; no
+/// container runtime needs this, so it waits for a user who does.
 pub fn reap_all(main: libc::pid_t) -> Reaped {
     let mut main_status = None;
     loop {

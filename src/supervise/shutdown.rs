@@ -50,9 +50,15 @@ impl Shutdown {
         self.term_sent |= sent == libc::SIGTERM;
     }
 
+    /// Tells whether the init has sent SIGKILL to whatever was left.
+    pub fn killing(&self) -> bool {
+        self.killed.is_some()
+    }
+
     /// Starts the wait for processes the command left behind, unless a
-    /// grace period already runs. Returns whether they still need a
-    /// SIGTERM: not when the group had one, and not after SIGKILL.
+    /// grace period already runs. Returns whether the command's process
+    /// group still needs a SIGTERM: not when it had one, and not after
+    /// SIGKILL.
     pub fn on_command_exit(&mut self) -> bool {
         if self.killed.is_some() {
             return false;

@@ -7,12 +7,19 @@
 //! process").
 
 use std::io;
-use std::mem::MaybeUninit;
 use std::time::Duration;
 
-/// A set of signals.
+/// A set of signals, as the kernel lays it out: bit N-1 for signal N.
+///
+/// The raw system calls are used rather than libc's wrappers, which quietly
+/// leave out signals 32 and 33 (the C library keeps them for its threads):
+/// unblocked, either would kill a direct run, and the init has no threads
+/// that need them.
 #[derive(Clone, Copy)]
-pub struct SignalSet(libc::sigset_t);
+pub struct SignalSet(u64);
+
+/// The size of the kernel's signal set, which the system calls take.
+const KERNEL_SET_SIZE: libc::size_t = std::mem::size_of::<u64>();
 
 impl SignalSet {
     /// Every signal there is. The kernel never blocks SIGKILL or SIGSTOP,
@@ -21,30 +28,40 @@ impl SignalSet {
     /// it. Blocking the faults too means one sent with kill(2) is
     /// forwarded like any other signal instead of killing the init.
     pub fn all() -> SignalSet {
-        let mut set = MaybeUninit::<libc::sigset_t>::uninit();
-        // SAFETY: sigfillset initialises the set.
-        unsafe {
-            libc::sigfillset(set.as_mut_ptr());
-            SignalSet(set.assume_init())
-        }
+        SignalSet(u64::MAX)
     }
 
     /// Blocks this set and returns the mask that was in force before.
     pub fn block(&self) -> io::Result<SignalSet> {
-        let mut old = MaybeUninit::<libc::sigset_t>::uninit();
-        // SAFETY: both pointers are valid for the call.
-        let rc = unsafe { libc::sigprocmask(libc::SIG_BLOCK, &self.0, old.as_mut_ptr()) };
+        let mut old = 0u64;
+        // SAFETY: both pointers refer to a u64, the kernel's set size.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_BLOCK,
+                &self.0 as *const u64,
+                &mut old as *mut u64,
+                KERNEL_SET_SIZE,
+            )
+        };
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: sigprocmask filled `old` on success.
-        Ok(SignalSet(unsafe { old.assume_init() }))
+        Ok(SignalSet(old))
     }
 
     /// Makes this set the whole signal mask.
     pub fn set_mask(&self) -> io::Result<()> {
-        // SAFETY: the pointer is valid; the old mask is not wanted.
-        let rc = unsafe { libc::sigprocmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
+        // SAFETY: the pointer refers to a u64; the old mask is not wanted.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_SETMASK,
+                &self.0 as *const u64,
+                std::ptr::null_mut::<u64>(),
+                KERNEL_SET_SIZE,
+            )
+        };
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }
@@ -62,11 +79,20 @@ impl SignalSet {
             let timespec_ptr = timespec
                 .as_ref()
                 .map_or(std::ptr::null(), |timespec| timespec as *const _);
-            // SAFETY: the set is initialised and the timespec, when given,
-            // lives until the call returns; siginfo is not wanted.
-            let signal = unsafe { libc::sigtimedwait(&self.0, std::ptr::null_mut(), timespec_ptr) };
+            // SAFETY: the set is a u64 of the kernel's set size, and the
+            // timespec, when given, lives until the call returns; siginfo
+            // is not wanted.
+            let signal = unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigtimedwait,
+                    &self.0 as *const u64,
+                    std::ptr::null_mut::<libc::siginfo_t>(),
+                    timespec_ptr,
+                    KERNEL_SET_SIZE,
+                )
+            };
             if signal >= 0 {
-                return Ok(Some(signal));
+                return Ok(Some(signal as libc::c_int));
             }
             let error = io::Error::last_os_error();
             match error.raw_os_error() {

@@ -108,6 +108,12 @@ impl Running {
         self.child.as_ref().expect("the run is still going")
     }
 
+    /// The pid of the process the test started: aws-init itself for a
+    /// direct run, unshare for a PID 1 run.
+    pub fn started_pid(&self) -> u32 {
+        self.child().id()
+    }
+
     /// aws-init's pid as the test sees it.
     pub fn aws_init_pid(&self) -> Pid {
         let pid = match self.launch {

@@ -216,7 +216,7 @@ pub fn aws_init_unregistered_at(endpoint: &str) -> Command {
 
 /// A Command that runs aws-init as PID 1 of a new PID namespace.
 pub fn aws_init_as_pid1_at(endpoint: &str) -> Command {
-    let mut command = Command::new("unshare");
+    let mut command = Command::new("/usr/bin/unshare");
     command.args(["--pid", "--fork", "--mount-proc", "--kill-child", BIN]);
     clean_env(&mut command, endpoint);
     command
