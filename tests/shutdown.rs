@@ -371,3 +371,44 @@ fn an_adopted_daemon_outside_the_group_gets_sigterm_when_the_command_exits() {
         );
     }
 }
+
+/// An adopted orphan still in the command's group gets the group's SIGTERM
+/// and no second one of its own: many programs take a second SIGTERM as
+/// "stop now".
+#[test]
+fn an_adopted_orphan_in_the_group_gets_one_sigterm() {
+    for launch in LAUNCHES {
+        let mut running = Running::start(
+            launch,
+            launch
+                .command(NOWHERE)
+                .args(["--log-level", "debug"])
+                .args(shell(SLOW_WORKER, &[])),
+        );
+        assert_eq!(
+            running.lines_in_any_order(2),
+            ["ready", "worker ready"],
+            "{launch:?}"
+        );
+        running.write("exit\n");
+        assert_eq!(running.line(), "worker got TERM", "{launch:?}");
+        running.write("go\n");
+        let (outcome, lines) = running.finish();
+        assert_eq!(lines, ["worker done"], "{launch:?}");
+        assert_eq!(outcome.code(), 5, "{launch:?}: {outcome:?}");
+        let sent: Vec<&str> = outcome
+            .stderr
+            .lines()
+            .filter(|line| line.contains("sending SIGTERM"))
+            .collect();
+        assert_eq!(
+            sent,
+            [
+                "aws-init: debug: sending SIGTERM to the process group and 0 other process(es) \
+                 below aws-init"
+            ],
+            "{launch:?}: {}",
+            outcome.stderr
+        );
+    }
+}
