@@ -162,21 +162,12 @@ fn kills_the_command_when_the_grace_period_ends() {
             }
             command.args(shell(IGNORE_TERM, &[]));
             let running = Running::start(launch, &mut command);
-            let ready = running.line();
-            let group = ready
-                .strip_prefix("ready ")
-                .unwrap_or_else(|| panic!("{launch:?} {way}: {ready:?}"));
+            let group = ready_pid(&running.line());
             running.signal(Signal::SIGTERM);
             let (outcome, lines) = running.finish();
             assert_eq!(outcome.code(), 137, "{launch:?} {way}: {outcome:?}");
             assert_eq!(lines, Vec::<String>::new(), "{launch:?} {way}");
-            assert_eq!(
-                outcome.stderr,
-                format!(
-                    "aws-init: warning: grace period over; sending SIGKILL to process group {group}\n"
-                ),
-                "{launch:?} {way}"
-            );
+            assert_eq!(outcome.stderr, grace_over(&group), "{launch:?} {way}");
         }
     }
 }

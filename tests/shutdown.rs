@@ -73,10 +73,7 @@ fn leave_a_stubborn_worker(launch: Launch, command: &mut Command) -> (Outcome, S
     let mut running = Running::start(launch, command.args(shell(STUBBORN_WORKER, &[])));
     let lines = running.lines_in_any_order(2);
     assert_eq!(lines[1], "worker ready", "{launch:?}");
-    let group = lines[0]
-        .strip_prefix("ready ")
-        .unwrap_or_else(|| panic!("{launch:?}: {lines:?}"))
-        .to_owned();
+    let group = ready_pid(&lines[0]);
     running.write("exit\n");
     let (outcome, rest) = running.finish();
     assert_eq!(rest, Vec::<String>::new(), "{launch:?}");
@@ -92,11 +89,7 @@ fn processes_left_behind_get_sigkill_when_the_grace_period_ends() {
         assert_eq!(outcome.code(), 5, "{launch:?}: {outcome:?}");
         assert_eq!(
             outcome.stderr,
-            format!(
-                "{}aws-init: warning: grace period over; sending SIGKILL to process group \
-                 {group}\n",
-                launch.preamble()
-            ),
+            format!("{}{}", launch.preamble(), grace_over(&group)),
             "{launch:?}"
         );
     }
@@ -109,10 +102,7 @@ fn processes_left_behind_get_ten_seconds_without_a_grace_period() {
     let launch = Launch::Pid1;
     let (outcome, group) = leave_a_stubborn_worker(launch, &mut launch.command(NOWHERE));
     assert_eq!(outcome.code(), 5, "{outcome:?}");
-    assert_eq!(
-        outcome.stderr,
-        format!("aws-init: warning: grace period over; sending SIGKILL to process group {group}\n")
-    );
+    assert_eq!(outcome.stderr, grace_over(&group));
 }
 
 /// A command that ignores SIGTERM, with a daemon that left its process
@@ -291,23 +281,13 @@ fn the_grace_period_keys_on_the_signal_received_not_the_one_sent() {
             .args(["--rewrite", "TERM:USR1", "--grace-period", "300ms"])
             .args(shell(KEEPS_RUNNING_ON_USR1, &[]));
         let running = Running::start(launch, &mut command);
-        let ready = running.line();
-        let group = ready
-            .strip_prefix("ready ")
-            .unwrap_or_else(|| panic!("{launch:?}: {ready:?}"))
-            .to_owned();
+        let group = ready_pid(&running.line());
         running.signal(Signal::SIGTERM);
         assert_eq!(running.line(), "got USR1", "{launch:?}");
         let (outcome, lines) = running.finish();
         assert_eq!(lines, Vec::<String>::new(), "{launch:?}");
         assert_eq!(outcome.code(), 137, "{launch:?}: {outcome:?}");
-        assert_eq!(
-            outcome.stderr,
-            format!(
-                "aws-init: warning: grace period over; sending SIGKILL to process group {group}\n"
-            ),
-            "{launch:?}"
-        );
+        assert_eq!(outcome.stderr, grace_over(&group), "{launch:?}");
     }
 }
 
@@ -358,11 +338,7 @@ fn an_adopted_daemon_outside_the_group_gets_sigterm_when_the_command_exits() {
         assert_eq!(outcome.code(), 9, "{launch:?}: {outcome:?}");
         // One SIGTERM each: the group had its own, so only the daemon is
         // sent one when the command exits.
-        let sent: Vec<&str> = outcome
-            .stderr
-            .lines()
-            .filter(|line| line.contains("sending SIGTERM"))
-            .collect();
+        let sent = sigterm_lines(&outcome.stderr);
         assert_eq!(
             sent,
             ["aws-init: debug: sending SIGTERM to 1 other process(es) below aws-init"],
@@ -370,6 +346,15 @@ fn an_adopted_daemon_outside_the_group_gets_sigterm_when_the_command_exits() {
             outcome.stderr
         );
     }
+}
+
+/// The lines in which aws-init says whom it sends SIGTERM once the command
+/// has exited.
+fn sigterm_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|line| line.contains("sending SIGTERM"))
+        .collect()
 }
 
 /// An adopted orphan still in the command's group gets the group's SIGTERM
@@ -396,11 +381,7 @@ fn an_adopted_orphan_in_the_group_gets_one_sigterm() {
         let (outcome, lines) = running.finish();
         assert_eq!(lines, ["worker done"], "{launch:?}");
         assert_eq!(outcome.code(), 5, "{launch:?}: {outcome:?}");
-        let sent: Vec<&str> = outcome
-            .stderr
-            .lines()
-            .filter(|line| line.contains("sending SIGTERM"))
-            .collect();
+        let sent = sigterm_lines(&outcome.stderr);
         assert_eq!(
             sent,
             [

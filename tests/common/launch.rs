@@ -32,6 +32,20 @@ pub const LAUNCHES: [Launch; 2] = [Launch::Direct, Launch::Pid1];
 pub const UNREGISTERED_WARNING: &str = "aws-init: warning: not PID 1 and not a subreaper, so \
     orphans of the command will not be reaped; pass --subreaper or set AWS_INIT_SUBREAPER=1\n";
 
+/// What aws-init prints when a grace period ends and nothing outside the
+/// command's process group `group` is left.
+pub fn grace_over(group: &str) -> String {
+    format!("aws-init: warning: grace period over; sending SIGKILL to process group {group}\n")
+}
+
+/// The pid in a command's `ready PID` line, which scripts print with `$$`
+/// to name their process group.
+pub fn ready_pid(line: &str) -> String {
+    line.strip_prefix("ready ")
+        .unwrap_or_else(|| panic!("not a `ready PID` line: {line:?}"))
+        .to_owned()
+}
+
 impl Launch {
     /// What aws-init prints on every run before anything else: the
     /// warning, for a launch that needs it.
