@@ -84,3 +84,16 @@ macro_rules! debug {
     ($($arg:tt)*) => { $crate::log::write($crate::log::Level::Debug, format_args!($($arg)*)) };
 }
 pub(crate) use {debug, error, info, warning as warn};
+
+#[cfg(test)]
+mod tests {
+    /// The SDK logs through `tracing`, and some crates through `log`; both
+    /// are compiled out (see Cargo.toml), so a request or a response body
+    /// cannot be printed whatever the environment says.
+    #[test]
+    fn the_dependencies_log_nothing() {
+        use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+        assert_eq!(STATIC_MAX_LEVEL, LevelFilter::OFF);
+        assert_eq!(::log::STATIC_MAX_LEVEL, ::log::LevelFilter::Off);
+    }
+}

@@ -9,6 +9,10 @@
 //! - a bare Secrets Manager secret ARN or Parameter Store parameter ARN,
 //!   unless bare ARNs are switched off.
 //!
+//! A value that starts with a near miss of a scheme (`aws-secrets:`,
+//! `AWS-SSM:`) is an error, not a literal: passed on, it would start the
+//! command with the reference text in place of the secret.
+//!
 //! Anything else is not a reference and passes through untouched.
 
 use thiserror::Error;
@@ -70,6 +74,14 @@ pub enum ReferenceError {
         found: String,
     },
     #[error(
+        "`{found}` looks like a misspelt `{expected}`; fix the scheme, or name the variable \
+         in --literal to pass the value on as it is"
+    )]
+    MisspeltScheme {
+        found: String,
+        expected: &'static str,
+    },
+    #[error(
         "JSON key, version stage or version id fields after the secret name are not \
          supported yet; use `aws-secret:ARN#KEY`"
     )]
@@ -84,6 +96,7 @@ pub fn parse(value: &str, bare_arns: bool) -> Result<Option<Reference>, Referenc
     if let Some(rest) = value.strip_prefix(PARAMETER_SCHEME) {
         return parse_parameter(rest).map(Some);
     }
+    check_scheme_spelling(value)?;
     if !bare_arns {
         return Ok(None);
     }
@@ -191,6 +204,58 @@ fn parse_parameter(text: &str) -> Result<Reference, ReferenceError> {
         region: None,
         key,
     })
+}
+
+/// How many edits away from a scheme a value's prefix may be and still
+/// count as a misspelling of it.
+const MAX_SCHEME_EDITS: usize = 2;
+
+/// Refuses a value whose text before its first `:` is within
+/// [`MAX_SCHEME_EDITS`] of a scheme, letter case ignored.
+fn check_scheme_spelling(value: &str) -> Result<(), ReferenceError> {
+    let Some((prefix, _)) = value.split_once(':') else {
+        return Ok(());
+    };
+    // Longer prefixes cannot be close enough, and are not worth comparing.
+    if prefix.len() > SECRET_SCHEME.len() + MAX_SCHEME_EDITS {
+        return Ok(());
+    }
+    let lowered = prefix.to_ascii_lowercase();
+    for scheme in [SECRET_SCHEME, PARAMETER_SCHEME] {
+        let name = scheme.trim_end_matches(':');
+        if edit_distance(lowered.as_bytes(), name.as_bytes()) <= MAX_SCHEME_EDITS {
+            return Err(ReferenceError::MisspeltScheme {
+                found: format!("{prefix}:"),
+                expected: scheme,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The number of single-byte insertions, deletions, substitutions and
+/// swaps of neighbours that turn `a` into `b` (optimal string alignment).
+fn edit_distance(a: &[u8], b: &[u8]) -> usize {
+    // Three rows of the classic table: two back, one back, and this one.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current: Vec<usize> = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        current[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (previous[j] + 1)
+                .min(current[j - 1] + 1)
+                .min(previous[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(before[j - 2] + 1);
+            }
+            current[j] = best;
+        }
+        std::mem::swap(&mut before, &mut previous);
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()]
 }
 
 /// Splits at the first `#`: names and ARNs cannot hold one, keys can.

@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::os::unix::process::CommandExt;
+
 use common::checks::*;
 use common::mock::Mock;
 use common::*;
@@ -330,4 +332,76 @@ fn no_error_response_body_reaches_stderr() {
     for (reference, error) in [("aws-secret:x", no_code), ("aws-ssm:/p", UNREADABLE)] {
         assert_body_stays_hidden(&mock, reference, error, "LEAK-CANARY-6");
     }
+}
+
+/// A value of `size` bytes that starts with a canary no other value holds.
+fn sized_value(tag: &str, size: usize) -> String {
+    let mut value = format!("e2big-canary-{tag}-");
+    while value.len() < size {
+        value.push('x');
+    }
+    value
+}
+
+#[test]
+fn an_environment_too_large_to_exec_names_the_largest_variables() {
+    let sizes = [
+        ("BIG_A", 60_000),
+        ("BIG_B", 50_000),
+        ("BIG_C", 40_000),
+        ("SMALL_D", 20_000),
+    ];
+    let references: Vec<(&str, String)> = sizes
+        .iter()
+        .map(|&(variable, size)| {
+            let name = unique("e2big");
+            emulator().put_secret(&name, &sized_value(variable, size));
+            (variable, format!("aws-secret:{name}"))
+        })
+        .collect();
+    let vars: Vec<(&str, &str)> = references
+        .iter()
+        .map(|(variable, reference)| (*variable, reference.as_str()))
+        .collect();
+
+    // With the usual 8 MiB stack limit the kernel takes 2 MiB of arguments
+    // and environment, so the command starts.
+    let outcome = run(with_env(&vars).arg("true"));
+    assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
+
+    // A stack limit of 512 KiB lowers that to the kernel's floor of
+    // 128 KiB, below the 170 KB these values need.
+    let mut command = with_env(&vars);
+    // SAFETY: setrlimit is async-signal-safe and touches no memory the
+    // parent shares.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 512 * 1024,
+                rlim_max: 512 * 1024,
+            };
+            if libc::setrlimit(libc::RLIMIT_STACK, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        })
+    };
+    let outcome = run(command.arg("true"));
+    assert_eq!(outcome.code(), 125, "{}", outcome.stderr);
+    let lines: Vec<&str> = outcome.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", outcome.stderr);
+    assert!(
+        lines[0].starts_with("aws-init: resolved 4 variable(s) in ") && lines[0].ends_with(" ms"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "{ERROR}true: the arguments and environment are too large to execute the command; \
+             the largest variables: BIG_A (59 KiB), BIG_B (49 KiB), BIG_C (40 KiB)"
+        )
+    );
+    assert_no_secret(&outcome.stderr, &["e2big-canary", "xxxxxxxx"]);
 }

@@ -292,3 +292,62 @@ fn a_parameter_path_fails_closed() {
         &[],
     );
 }
+
+#[test]
+fn a_misspelt_scheme_fails_closed_with_a_hint() {
+    let hint = |found: &str, expected: &str| {
+        format!(
+            "invalid reference: `{found}` looks like a misspelt `{expected}`; fix the scheme, \
+             or name the variable in --literal to pass the value on as it is"
+        )
+    };
+    assert_fails_closed(
+        || {
+            with_env(&[
+                ("DB_PASSWORD", "aws-secrets:app/db#password"),
+                ("TOKEN", "AWS-SSM:/app/token"),
+                ("API_KEY", "aws-secert:app/api"),
+                // Quotes and spaces that an env file kept literally.
+                ("QUOTED", "\"aws-secret:app/db\""),
+                ("SPACED", " aws-ssm:/app/token"),
+            ])
+        },
+        &[
+            failure(
+                "DB_PASSWORD",
+                "aws-secrets:app/db#password",
+                &hint("aws-secrets:", "aws-secret:"),
+            ),
+            failure("TOKEN", "AWS-SSM:/app/token", &hint("AWS-SSM:", "aws-ssm:")),
+            failure(
+                "API_KEY",
+                "aws-secert:app/api",
+                &hint("aws-secert:", "aws-secret:"),
+            ),
+            failure(
+                "QUOTED",
+                "\"aws-secret:app/db\"",
+                &hint("\"aws-secret:", "aws-secret:"),
+            ),
+            failure(
+                "SPACED",
+                " aws-ssm:/app/token",
+                &hint(" aws-ssm:", "aws-ssm:"),
+            ),
+        ],
+        &[],
+    );
+}
+
+#[test]
+fn a_literal_variable_keeps_a_value_that_looks_misspelt() {
+    let outcome = run(with_env(&[("TOPIC", "aws-sns:orders")]).args([
+        "--literal",
+        "TOPIC",
+        "printenv",
+        "TOPIC",
+    ]));
+    assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
+    assert_eq!(outcome.stdout, "aws-sns:orders\n");
+    assert_eq!(outcome.stderr, "");
+}

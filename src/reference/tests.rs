@@ -131,9 +131,12 @@ fn ordinary_values_are_not_references() {
         "",
         "hello",
         "postgres://user@host/db",
-        " aws-secret:x",
-        "AWS-SECRET:x",
         "aws-secretx",
+        "aws-secret/x",
+        "aws:x",
+        "aws-lambda:x",
+        "https://aws-secret.example/x",
+        "arn:aws:iam::123456789012:role/app",
     ] {
         assert_eq!(parse(value, true), Ok(None), "{value:?}");
     }
@@ -289,4 +292,38 @@ fn parameter_paths_are_reserved() {
         parse("aws-ssm:/app/prod/", true),
         Err(ReferenceError::ParameterPath)
     );
+}
+
+#[test]
+fn misspelt_schemes_are_errors() {
+    let cases = [
+        ("aws-secrets:x", "aws-secrets:", SECRET_SCHEME),
+        ("aws-secert:x", "aws-secert:", SECRET_SCHEME),
+        ("aws_secret:x", "aws_secret:", SECRET_SCHEME),
+        ("AWS-SECRET:x", "AWS-SECRET:", SECRET_SCHEME),
+        (" aws-secret:x", " aws-secret:", SECRET_SCHEME),
+        ("awssecret:x", "awssecret:", SECRET_SCHEME),
+        ("aws-sm:x", "aws-sm:", PARAMETER_SCHEME),
+        ("aws-ssm-x:y", "aws-ssm-x:", PARAMETER_SCHEME),
+        ("AWS-SSM:/x", "AWS-SSM:", PARAMETER_SCHEME),
+        ("aws-secre:x", "aws-secre:", SECRET_SCHEME),
+        ("aws-sso:x", "aws-sso:", PARAMETER_SCHEME),
+    ];
+    for (value, found, expected) in cases {
+        assert_eq!(
+            parse(value, true),
+            Err(ReferenceError::MisspeltScheme {
+                found: found.to_owned(),
+                expected,
+            }),
+            "{value:?}"
+        );
+    }
+}
+
+#[test]
+fn three_edits_away_is_not_a_scheme() {
+    for value in ["aws-secretsxy:x", "aws-region:x", "aw-sec:x", "my-secret:x"] {
+        assert_eq!(parse(value, true), Ok(None), "{value:?}");
+    }
 }

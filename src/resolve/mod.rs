@@ -12,6 +12,7 @@ mod secrets_manager;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
+use std::fmt;
 use std::future::Future;
 use std::os::unix::ffi::OsStrExt;
 use std::pin::Pin;
@@ -39,6 +40,7 @@ pub struct Options {
 }
 
 /// One variable of the command's environment.
+#[derive(Debug)]
 pub struct Variable {
     pub name: OsString,
     pub value: Value,
@@ -48,6 +50,16 @@ pub struct Variable {
 pub enum Value {
     Plain(OsString),
     Resolved(Secret),
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // A plain value is the user's own, and may be a secret too.
+            Value::Plain(value) => write!(f, "Plain([redacted, {} bytes])", value.len()),
+            Value::Resolved(secret) => write!(f, "Resolved({secret:?})"),
+        }
+    }
 }
 
 /// A reference that could not be resolved.
@@ -275,7 +287,7 @@ fn pick(fetched: &Fetched, reference: &Reference) -> Result<Secret, ResolveError
     };
     match &reference.key {
         Some(json_key) => Ok(json::extract(secret.expose(), json_key)?),
-        None => Ok(Secret::new(secret.expose().to_vec())),
+        None => Ok(Secret::from_slice(secret.expose())),
     }
 }
 
@@ -352,4 +364,41 @@ async fn fetch_all(config: &SdkConfig, keys: Vec<FetchKey>) -> Fetched {
         results.extend(batch);
     }
     results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_every_value() {
+        let plain = Variable {
+            name: "PLAIN".into(),
+            value: Value::Plain("plain-canary".into()),
+        };
+        let resolved = Variable {
+            name: "RESOLVED".into(),
+            value: Value::Resolved(Secret::new(b"resolved-canary".to_vec())),
+        };
+        assert_eq!(
+            format!("{plain:?}"),
+            r#"Variable { name: "PLAIN", value: Plain([redacted, 12 bytes]) }"#
+        );
+        assert_eq!(
+            format!("{resolved:?}"),
+            r#"Variable { name: "RESOLVED", value: Resolved(Secret([redacted, 15 bytes])) }"#
+        );
+        let fetched: Fetched = [(
+            FetchKey {
+                source: Source::Secret {
+                    id: "app/db".into(),
+                },
+                region: None,
+            },
+            Ok(Secret::new(b"fetched-canary".to_vec())),
+        )]
+        .into_iter()
+        .collect();
+        assert!(!format!("{fetched:?}").contains("canary"));
+    }
 }

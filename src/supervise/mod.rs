@@ -54,10 +54,23 @@ pub fn run(
     mask: SignalSet,
 ) -> Result<u8, SuperviseError> {
     let signals = SignalSet::all();
-    let (status_read, status_write) = pipe2(OFlag::O_CLOEXEC).map_err(SuperviseError::Pipe)?;
     let foreground = spawn::holds_terminal();
     become_reaper(options.subreaper);
 
+    // A terminal is handed to the command by the forked child, just before
+    // its exec; posix_spawn(3) cannot do that on every C library.
+    if !foreground {
+        match spawn::spawn_direct(options, &command, mask) {
+            spawn::Direct::Started(child) => {
+                log::debug!("started child {child}");
+                return supervise(child, Status::started(), &signals, options);
+            }
+            spawn::Direct::Failed(code) => return Ok(code),
+            spawn::Direct::Fork => {}
+        }
+    }
+
+    let (status_read, status_write) = pipe2(OFlag::O_CLOEXEC).map_err(SuperviseError::Pipe)?;
     // SAFETY: aws-init has one thread here, so the child may do anything.
     match unsafe { fork() }.map_err(SuperviseError::Fork)? {
         ForkResult::Child => {
@@ -402,7 +415,9 @@ enum State {
 /// just before it execs the command, and its exit code when it gives up;
 /// exec closes the pipe.
 struct Status {
-    pipe: std::fs::File,
+    /// `None` for a command started with posix_spawn(3), which returns
+    /// only once the exec has happened.
+    pipe: Option<std::fs::File>,
     state: State,
     closed: bool,
 }
@@ -414,9 +429,18 @@ impl Status {
             log::debug!("status pipe stays blocking: {error}");
         }
         Status {
-            pipe: std::fs::File::from(pipe),
+            pipe: Some(std::fs::File::from(pipe)),
             state: State::Resolving,
             closed: false,
+        }
+    }
+
+    /// The status of a command that has been exec'd already.
+    fn started() -> Status {
+        Status {
+            pipe: None,
+            state: State::Started,
+            closed: true,
         }
     }
 
@@ -428,8 +452,12 @@ impl Status {
 
     fn state(&mut self) -> State {
         while !self.closed && matches!(self.state, State::Resolving | State::Started) {
+            let Some(pipe) = self.pipe.as_mut() else {
+                self.closed = true;
+                break;
+            };
             let mut byte = [0u8; 1];
-            match self.pipe.read(&mut byte) {
+            match pipe.read(&mut byte) {
                 Ok(0) => {
                     self.closed = true;
                     if self.state == State::Resolving {

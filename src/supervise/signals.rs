@@ -31,6 +31,16 @@ impl SignalSet {
         SignalSet(u64::MAX)
     }
 
+    /// The set of `signals`, each from 1 to 64.
+    pub fn of(signals: &[libc::c_int]) -> SignalSet {
+        SignalSet(
+            signals
+                .iter()
+                .filter(|&&signal| (1..=64).contains(&signal))
+                .fold(0, |set, &signal| set | 1 << (signal - 1)),
+        )
+    }
+
     /// Blocks this set and returns the mask that was in force before.
     pub fn block(&self) -> io::Result<SignalSet> {
         let mut old = 0u64;
@@ -48,6 +58,18 @@ impl SignalSet {
             return Err(io::Error::last_os_error());
         }
         Ok(SignalSet(old))
+    }
+
+    /// This set as the C library's `sigset_t`, whose first 64 bits are the
+    /// kernel's set.
+    pub fn to_sigset(self) -> libc::sigset_t {
+        // SAFETY: sigset_t is plain data, at least 64 bits long, and its
+        // first word holds signals 1 to 64, as in the kernel's set.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            std::ptr::write_unaligned((&mut set as *mut libc::sigset_t).cast::<u64>(), self.0);
+            set
+        }
     }
 
     /// Makes this set the whole signal mask.
@@ -108,6 +130,27 @@ impl SignalSet {
 /// less would signal a whole group or, for -1, every process the init may
 /// signal, which on a host, in subreaper mode, is far more than the
 /// command's.
+/// Tells whether `signal` is ignored in aws-init. It asks the kernel
+/// directly: the C library refuses to answer for the signals it keeps for
+/// itself (32 and 33).
+pub fn is_ignored(signal: libc::c_int) -> bool {
+    // The kernel's struct sigaction on x86-64: handler, flags, restorer
+    // and mask.
+    let mut old = [0u64; 4];
+    // SAFETY: a null new action only reads; the old one is written to an
+    // array the size of the kernel's struct.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            signal,
+            std::ptr::null::<u64>(),
+            old.as_mut_ptr(),
+            KERNEL_SET_SIZE,
+        )
+    };
+    rc == 0 && old[0] == libc::SIG_IGN as u64
+}
+
 pub fn send(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
     if pid <= 0 {
         return Err(io::Error::from_raw_os_error(libc::ESRCH));

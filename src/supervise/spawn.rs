@@ -12,13 +12,12 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Instant;
 
-use zeroize::Zeroizing;
-
-use super::signals::SignalSet;
+use super::signals::{self, SignalSet};
 use crate::cli::Options;
 use crate::exit_code;
 use crate::log;
 use crate::resolve::{self, Failure, FetchError, ResolveError, Value, Variable};
+use crate::secret::Locked;
 
 /// The byte the child writes when it is about to exec the command. Any
 /// other byte is the exit code of a child that gave up.
@@ -87,8 +86,9 @@ pub fn take_terminal() {
     unsafe { libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpgrp()) };
 }
 
-/// The command's environment as `NAME=VALUE\0` strings, wiped on drop.
-type Environment = Vec<Zeroizing<Vec<u8>>>;
+/// The command's environment as `NAME=VALUE\0` strings, locked in memory
+/// and wiped on drop.
+type Environment = Vec<Locked>;
 
 fn resolve_environment(options: &Options) -> Result<Environment, u8> {
     let started = Instant::now();
@@ -168,43 +168,96 @@ fn build_environment(variables: Vec<Variable>) -> Environment {
     variables
         .iter()
         .map(|variable| {
-            let value = match &variable.value {
-                Value::Plain(value) => value.as_bytes(),
-                Value::Resolved(secret) => secret.expose(),
-            };
             let name = variable.name.as_bytes();
-            let mut entry = Zeroizing::new(Vec::with_capacity(name.len() + value.len() + 2));
-            entry.extend_from_slice(name);
-            entry.push(b'=');
-            entry.extend_from_slice(value);
-            entry.push(0);
-            entry
+            match &variable.value {
+                Value::Plain(value) => Locked::concat_plain(&[name, b"=", value.as_bytes(), b"\0"]),
+                Value::Resolved(secret) => Locked::concat(&[name, b"=", secret.expose(), b"\0"]),
+            }
         })
         .collect()
+}
+
+/// How many variables an E2BIG error names.
+const LARGEST_SHOWN: usize = 3;
+
+/// Names the largest variables of `environment`, biggest first, with their
+/// sizes rounded up to KiB: enough to find the culprit, not a value's
+/// exact length.
+fn largest_variables(environment: &Environment) -> String {
+    let mut sizes: Vec<(&[u8], usize)> = environment
+        .iter()
+        .map(|entry| {
+            let entry = entry.as_slice();
+            let end = entry.iter().position(|&byte| byte == b'=');
+            (end.map_or(entry, |end| &entry[..end]), entry.len())
+        })
+        .collect();
+    sizes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    sizes
+        .iter()
+        .take(LARGEST_SHOWN)
+        .map(|(name, size)| {
+            format!(
+                "{} ({} KiB)",
+                String::from_utf8_lossy(name),
+                size.div_ceil(1024)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The command's argv and envp, as execve(2) and posix_spawn(3) take them.
+/// The pointer arrays refer into `argv` and the environment, which must
+/// outlive them.
+struct Arguments {
+    argv: Vec<CString>,
+    argv_ptrs: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
+}
+
+impl Arguments {
+    /// Lays out `command` and `environment`, or gives the exit code for a
+    /// command that cannot be laid out.
+    fn new(command: &[OsString], environment: &Environment) -> Result<Arguments, u8> {
+        // Arguments come from argv, which cannot hold a NUL.
+        let Ok(argv) = command
+            .iter()
+            .map(|arg| CString::new(arg.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()
+        else {
+            log::error!("an argument contains a NUL byte");
+            return Err(exit_code::FAILED);
+        };
+        if argv.is_empty() {
+            return Err(exit_code::FAILED);
+        }
+        let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|arg| arg.as_ptr()).collect();
+        argv_ptrs.push(std::ptr::null());
+        let mut envp: Vec<*const libc::c_char> = environment
+            .iter()
+            .map(|entry| entry.as_ptr().cast())
+            .collect();
+        envp.push(std::ptr::null());
+        Ok(Arguments {
+            argv,
+            argv_ptrs,
+            envp,
+        })
+    }
+
+    fn program(&self) -> *const libc::c_char {
+        self.argv[0].as_ptr()
+    }
 }
 
 /// Replaces this process with the command; returns only on failure, with
 /// the exit code that failure calls for.
 fn exec(command: &[OsString], environment: &Environment) -> u8 {
-    // Arguments come from argv, which cannot hold a NUL.
-    let Ok(argv) = command
-        .iter()
-        .map(|arg| CString::new(arg.as_bytes()))
-        .collect::<Result<Vec<_>, _>>()
-    else {
-        log::error!("an argument contains a NUL byte");
-        return exit_code::FAILED;
+    let arguments = match Arguments::new(command, environment) {
+        Ok(arguments) => arguments,
+        Err(code) => return code,
     };
-    let Some(program) = argv.first() else {
-        return exit_code::FAILED;
-    };
-    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|arg| arg.as_ptr()).collect();
-    argv_ptrs.push(std::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = environment
-        .iter()
-        .map(|entry| entry.as_ptr().cast())
-        .collect();
-    envp.push(std::ptr::null());
 
     // Rust's runtime ignores SIGPIPE at start-up, and an ignored signal
     // survives execve(2): without this, `yes | head -n 1` in the command
@@ -216,9 +269,123 @@ fn exec(command: &[OsString], environment: &Environment) -> u8 {
     // changes, and falls back to the shell for scripts without a #! line.
     // SAFETY: every pointer refers to a NUL-terminated string that outlives
     // the call, and both arrays end with a null pointer.
-    unsafe { libc::execvpe(program.as_ptr(), argv_ptrs.as_ptr(), envp.as_ptr()) };
+    unsafe {
+        libc::execvpe(
+            arguments.program(),
+            arguments.argv_ptrs.as_ptr(),
+            arguments.envp.as_ptr(),
+        )
+    };
+    exec_failed(command, environment, io::Error::last_os_error())
+}
 
-    let error = io::Error::last_os_error();
+/// What the init does when no reference needs resolving and no terminal
+/// needs handing over: the command's environment is aws-init's own, so
+/// there is nothing to keep apart from PID 1, and no process of its own.
+pub enum Direct {
+    /// The command runs as process `pid`.
+    Started(libc::pid_t),
+    /// The command could not be started; exit with this code.
+    Failed(u8),
+    /// Fork as usual: there are references or invalid ones to report, or
+    /// the command may be a script only execvpe(3) runs.
+    Fork,
+}
+
+/// Starts the command with posix_spawn(3) when the environment holds no
+/// reference. Its vfork-style start copies no page of the init, which
+/// makes a plain `aws-init CMD` cost about what another init costs. The
+/// child gets what the forked path gives it: a process group of its own,
+/// the signal mask aws-init started with, and SIGPIPE at its default.
+pub fn spawn_direct(options: &Options, command: &[OsString], mask: SignalSet) -> Direct {
+    let resolve_options = resolve::Options {
+        bare_arns: options.bare_arns,
+        literal: options.literal.clone(),
+    };
+    let plan = resolve::plan(std::env::vars_os().collect(), &resolve_options);
+    if plan.needs_aws() {
+        return Direct::Fork;
+    }
+    let Ok(variables) = plan.finish(resolve::Fetched::new()) else {
+        return Direct::Fork;
+    };
+    let environment = build_environment(variables);
+    let arguments = match Arguments::new(command, &environment) {
+        Ok(arguments) => arguments,
+        Err(code) => return Direct::Failed(code),
+    };
+    match posix_spawn(&arguments, mask) {
+        Ok(pid) => Direct::Started(pid),
+        // posix_spawn(3) runs no shell for a script without a #! line, as
+        // execvpe(3) does; the forked path tries again with that.
+        Err(error) if error.raw_os_error() == Some(libc::ENOEXEC) => Direct::Fork,
+        Err(error) => Direct::Failed(exec_failed(command, &environment, error)),
+    }
+}
+
+/// The signals a command started with posix_spawn(3) must get at their
+/// default, to match an exec from the forked child: SIGPIPE, which Rust's
+/// runtime ignores, and 32 and 33, which glibc's posix_spawn(3) would
+/// otherwise ignore in the child, unless aws-init was started with them
+/// ignored, as an exec would keep them.
+fn command_defaults() -> SignalSet {
+    let reserved = [32, 33]
+        .into_iter()
+        .filter(|&signal| !signals::is_ignored(signal));
+    let mut defaults = vec![libc::SIGPIPE];
+    defaults.extend(reserved);
+    SignalSet::of(&defaults)
+}
+
+fn posix_spawn(arguments: &Arguments, mask: SignalSet) -> io::Result<libc::pid_t> {
+    // SAFETY: the attribute object is initialised before use and destroyed
+    // after; the signal sets are plain data filled by the calls that take
+    // them; every string pointer refers to a NUL-terminated string that
+    // outlives the call, and both arrays end with a null pointer.
+    unsafe {
+        let mut attributes: libc::posix_spawnattr_t = std::mem::zeroed();
+        let rc = libc::posix_spawnattr_init(&mut attributes);
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        let default = command_defaults().to_sigset();
+        let blocked = mask.to_sigset();
+        let flags = libc::POSIX_SPAWN_SETPGROUP
+            | libc::POSIX_SPAWN_SETSIGMASK
+            | libc::POSIX_SPAWN_SETSIGDEF;
+        let mut pid = 0;
+        let mut rc = libc::posix_spawnattr_setflags(&mut attributes, flags as libc::c_short);
+        if rc == 0 {
+            rc = libc::posix_spawnattr_setpgroup(&mut attributes, 0);
+        }
+        if rc == 0 {
+            rc = libc::posix_spawnattr_setsigmask(&mut attributes, &blocked);
+        }
+        if rc == 0 {
+            rc = libc::posix_spawnattr_setsigdefault(&mut attributes, &default);
+        }
+        if rc == 0 {
+            // Like execvpe(3), this searches aws-init's own PATH.
+            rc = libc::posix_spawnp(
+                &mut pid,
+                arguments.program(),
+                std::ptr::null(),
+                &attributes,
+                arguments.argv_ptrs.as_ptr().cast(),
+                arguments.envp.as_ptr().cast(),
+            );
+        }
+        libc::posix_spawnattr_destroy(&mut attributes);
+        match rc {
+            0 => Ok(pid),
+            rc => Err(io::Error::from_raw_os_error(rc)),
+        }
+    }
+}
+
+/// Reports why the command could not be executed, and gives the exit code
+/// for it.
+fn exec_failed(command: &[OsString], environment: &Environment, error: io::Error) -> u8 {
     let shown = command[0].to_string_lossy();
     match error.raw_os_error() {
         // A path that exists but gives ENOENT names a script whose #!
@@ -233,7 +400,9 @@ fn exec(command: &[OsString], environment: &Environment) -> u8 {
         }
         Some(libc::E2BIG) => {
             log::error!(
-                "{shown}: the arguments and environment are too large to execute the command"
+                "{shown}: the arguments and environment are too large to execute the command; \
+                 the largest variables: {}",
+                largest_variables(environment)
             );
             exit_code::FAILED
         }
