@@ -405,3 +405,38 @@ fn an_environment_too_large_to_exec_names_the_largest_variables() {
     );
     assert_no_secret(&outcome.stderr, &["e2big-canary", "xxxxxxxx"]);
 }
+
+#[test]
+fn access_denied_and_kms_failures_fail_closed() {
+    let policy = " (check that the IAM policy allows this call on this resource)";
+    let cases = [
+        (
+            r#"{"__type":"AccessDeniedException","message":"not authorized to perform: secretsmanager:GetSecretValue"}"#,
+            format!(
+                "AccessDeniedException: not authorized to perform: \
+                 secretsmanager:GetSecretValue{policy}"
+            ),
+        ),
+        (
+            r#"{"__type":"DecryptionFailure","message":"the KMS key cannot decrypt this secret"}"#,
+            "DecryptionFailure: the KMS key cannot decrypt this secret".to_owned(),
+        ),
+        (
+            r#"{"__type":"AccessDeniedException","message":"Access to KMS is not allowed"}"#,
+            format!("AccessDeniedException: Access to KMS is not allowed{policy}"),
+        ),
+    ];
+    for (body, error) in cases {
+        let mock = Mock::new(400, body);
+        let reference = "aws-secret:app/db#password";
+        assert_fails_closed(
+            || {
+                let mut command = aws_init_at(&mock.endpoint);
+                command.env("DB_PASSWORD", reference);
+                command
+            },
+            &[failure("DB_PASSWORD", reference, &error)],
+            &[],
+        );
+    }
+}

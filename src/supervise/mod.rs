@@ -2,9 +2,11 @@
 //!
 //! With every signal blocked, the init forks at once. The child resolves
 //! the references and execs the command; the init never holds a secret,
-//! loads no SDK and starts no runtime. It only takes signals one at a time:
-//! SIGCHLD to reap, anything else to forward to the command's process
-//! group. A close-on-exec status pipe tells it whether the command started.
+//! loads no SDK and starts no runtime. An environment without references
+//! needs no such child: the command is started with posix_spawn(3). The
+//! init only takes signals one at a time: SIGCHLD to reap, anything else
+//! to forward to the command's process group. A close-on-exec status pipe
+//! tells it whether a forked child started the command.
 
 mod memory;
 mod reap;

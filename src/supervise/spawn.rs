@@ -1,7 +1,8 @@
-//! The child side of the fork: resolve the references, then exec the
-//! command in place of this process.
+//! Starting the command: the child side of the fork, which resolves the
+//! references and then execs the command in place of itself, and the
+//! posix_spawn(3) start for an environment with nothing to resolve.
 //!
-//! Only this process ever holds a secret. Its memory, with every copy the
+//! Only the forked child ever holds a secret. Its memory, with every copy the
 //! SDK, hyper and serde made along the way, is replaced when it execs the
 //! command, or freed when it exits after a failure.
 
