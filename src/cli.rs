@@ -52,7 +52,8 @@ Options:
       --single-child          forward signals to COMMAND alone, not to its
                               process group [env: AWS_INIT_SINGLE_CHILD=1]
       --rewrite FROM:TO       forward signal FROM as TO, by name or number
-                              (TERM:QUIT, 15:3); TO 0 drops FROM; repeatable
+                              (TERM:QUIT, 15:3, RTMIN+1:USR1); TO 0 drops
+                              FROM; repeatable
                               [env: AWS_INIT_REWRITE=FROM:TO,FROM:TO...]
   -h, --health-check          check AWS credentials with STS GetCallerIdentity
                               (5 s limit) and exit 0 or 1; takes no command
@@ -61,7 +62,8 @@ Options:
 
 Exit codes:
   0-255  COMMAND's own exit code
-  128+N  COMMAND was killed by signal N (SIGTERM: 143, SIGKILL: 137)
+  128+N  COMMAND was killed by signal N (SIGTERM: 143, SIGKILL: 137,
+         SIGINT: 130)
   125    aws-init failed, for example a reference did not resolve in time;
          COMMAND did not start
   126    COMMAND was found but could not be executed (no permission, or a
@@ -149,46 +151,10 @@ pub fn parse(
         single_child: false,
         rewrites: Vec::new(),
     };
-    if let Some(value) = text_var(&var, "AWS_INIT_LOG_LEVEL")? {
-        options.log_level = parse_level("AWS_INIT_LOG_LEVEL", &value)?;
-    }
-    if let Some(value) = text_var(&var, "AWS_INIT_BARE_ARNS")? {
-        options.bare_arns = parse_bool("AWS_INIT_BARE_ARNS", &value)?;
-    }
-    if let Some(value) = text_var(&var, "AWS_INIT_LITERAL")? {
-        options.literal.extend(
-            value
-                .split(',')
-                .map(str::trim)
-                .filter(|name| !name.is_empty())
-                .map(str::to_owned),
-        );
-    }
-    if let Some(value) = text_var(&var, "AWS_INIT_TIMEOUT")? {
-        options.timeout = parse_timeout("AWS_INIT_TIMEOUT", &value)?;
-    }
-    if let Some(value) = text_var(&var, "AWS_INIT_GRACE_PERIOD")? {
-        options.grace_period = Some(parse_duration("AWS_INIT_GRACE_PERIOD", &value)?);
-    }
-    if let Some(value) = text_var(&var, "AWS_INIT_SUBREAPER")? {
-        options.subreaper = parse_bool("AWS_INIT_SUBREAPER", &value)?;
-    }
-    if let Some(value) = text_var(&var, "AWS_INIT_SINGLE_CHILD")? {
-        options.single_child = parse_bool("AWS_INIT_SINGLE_CHILD", &value)?;
-    }
-    if let Some(value) = text_var(&var, "AWS_INIT_REWRITE")? {
-        for rewrite in value
-            .split(',')
-            .map(str::trim)
-            .filter(|item| !item.is_empty())
-        {
-            options
-                .rewrites
-                .push(parse_rewrite("AWS_INIT_REWRITE", rewrite)?);
-        }
-    }
-
     let mut health_check = false;
+    // The flags given, whose variables are then not read at all: a flag
+    // wins over its variable, even over one that would not parse.
+    let mut given: Vec<&'static str> = Vec::new();
     let mut args = args.into_iter();
     let mut command = Vec::new();
     while let Some(arg) = args.next() {
@@ -228,26 +194,32 @@ pub fn parse(
                 health_check = true;
             }
             "--log-level" => {
+                given.push("--log-level");
                 options.log_level = parse_level("--log-level", &value("--log-level")?)?;
             }
             "--no-bare-arns" => {
                 no_value("--no-bare-arns")?;
+                given.push("--no-bare-arns");
                 options.bare_arns = false;
             }
             "--literal" => options.literal.push(value("--literal")?),
             "--timeout" => {
+                given.push("--timeout");
                 options.timeout = parse_timeout("--timeout", &value("--timeout")?)?;
             }
             "--grace-period" => {
                 let text = value("--grace-period")?;
+                given.push("--grace-period");
                 options.grace_period = Some(parse_duration("--grace-period", &text)?);
             }
             "--subreaper" => {
                 no_value("--subreaper")?;
+                given.push("--subreaper");
                 options.subreaper = true;
             }
             "--single-child" => {
                 no_value("--single-child")?;
+                given.push("--single-child");
                 options.single_child = true;
             }
             "--rewrite" => {
@@ -258,6 +230,62 @@ pub fn parse(
         }
     }
     command.extend(args);
+
+    let unset = |flag: &str| !given.contains(&flag);
+    if unset("--log-level")
+        && let Some(value) = text_var(&var, "AWS_INIT_LOG_LEVEL")?
+    {
+        options.log_level = parse_level("AWS_INIT_LOG_LEVEL", &value)?;
+    }
+    if unset("--no-bare-arns")
+        && let Some(value) = text_var(&var, "AWS_INIT_BARE_ARNS")?
+    {
+        options.bare_arns = parse_bool("AWS_INIT_BARE_ARNS", &value)?;
+    }
+    if let Some(value) = text_var(&var, "AWS_INIT_LITERAL")? {
+        options.literal.extend(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    if unset("--timeout")
+        && let Some(value) = text_var(&var, "AWS_INIT_TIMEOUT")?
+    {
+        options.timeout = parse_timeout("AWS_INIT_TIMEOUT", &value)?;
+    }
+    if unset("--grace-period")
+        && let Some(value) = text_var(&var, "AWS_INIT_GRACE_PERIOD")?
+    {
+        options.grace_period = Some(parse_duration("AWS_INIT_GRACE_PERIOD", &value)?);
+    }
+    if unset("--subreaper")
+        && let Some(value) = text_var(&var, "AWS_INIT_SUBREAPER")?
+    {
+        options.subreaper = parse_bool("AWS_INIT_SUBREAPER", &value)?;
+    }
+    if unset("--single-child")
+        && let Some(value) = text_var(&var, "AWS_INIT_SINGLE_CHILD")?
+    {
+        options.single_child = parse_bool("AWS_INIT_SINGLE_CHILD", &value)?;
+    }
+    // The variable's rewrites come first, so that a flag for the same
+    // signal, later in the list, wins. A broken variable is still an
+    // error: which of its signals a flag covers cannot be told.
+    if let Some(value) = text_var(&var, "AWS_INIT_REWRITE")? {
+        let mut rewrites = Vec::new();
+        for rewrite in value
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+        {
+            rewrites.push(parse_rewrite("AWS_INIT_REWRITE", rewrite)?);
+        }
+        rewrites.append(&mut options.rewrites);
+        options.rewrites = rewrites;
+    }
 
     if health_check {
         if !command.is_empty() {

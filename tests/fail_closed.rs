@@ -399,8 +399,8 @@ fn an_environment_too_large_to_exec_names_the_largest_variables() {
     assert_eq!(
         lines[1],
         format!(
-            "{ERROR}true: the arguments and environment are too large to execute the command; \
-             the largest variables: BIG_A (59 KiB), BIG_B (49 KiB), BIG_C (40 KiB)"
+            "{ERROR}true: the arguments and environment are too large to execute the command \
+             (arguments: 1 KiB; largest variables: BIG_A (59 KiB), BIG_B (49 KiB), BIG_C (40 KiB))"
         )
     );
     assert_no_secret(&outcome.stderr, &["e2big-canary", "xxxxxxxx"]);

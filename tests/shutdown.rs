@@ -348,6 +348,50 @@ fn an_adopted_daemon_outside_the_group_gets_sigterm_when_the_command_exits() {
     }
 }
 
+/// A daemon that left the command's group and session, and a child of the
+/// daemon, in the daemon's group, that reports SIGTERM.
+const DAEMON_CHILD_REPORTS_TERM: &str = r#"
+setsid sh -c 'sh -c "trap \"echo daemon child got TERM; exit 0\" TERM; echo daemon child ready; while :; do sleep 0.1; done"' &
+trap 'exit 9' TERM
+echo ready
+while :; do sleep 0.1; done
+"#;
+
+/// The daemon's own SIGTERM goes to the group it leads, so the processes
+/// it started get one too rather than waiting for the SIGKILL.
+#[test]
+fn an_adopted_daemon_and_its_children_get_sigterm_when_the_command_exits() {
+    for launch in LAUNCHES {
+        let running = Running::start(
+            launch,
+            launch
+                .command(NOWHERE)
+                .args(["--log-level", "debug"])
+                .args(shell(DAEMON_CHILD_REPORTS_TERM, &[])),
+        );
+        assert_eq!(
+            running.lines_in_any_order(2),
+            ["daemon child ready", "ready"],
+            "{launch:?}"
+        );
+        running.signal(Signal::SIGTERM);
+        let (outcome, lines) = running.finish();
+        assert_eq!(lines, ["daemon child got TERM"], "{launch:?}");
+        assert_eq!(outcome.code(), 9, "{launch:?}: {outcome:?}");
+        assert_eq!(
+            sigterm_lines(&outcome.stderr),
+            ["aws-init: debug: sending SIGTERM to 1 other process(es) below aws-init"],
+            "{launch:?}: {}",
+            outcome.stderr
+        );
+        assert!(
+            !outcome.stderr.contains("SIGKILL"),
+            "{launch:?}: {}",
+            outcome.stderr
+        );
+    }
+}
+
 /// The lines in which aws-init says whom it sends SIGTERM once the command
 /// has exited.
 fn sigterm_lines(stderr: &str) -> Vec<&str> {

@@ -294,3 +294,46 @@ fn rejects_rewrites_of_signals_that_cannot_be_forwarded() {
         );
     }
 }
+
+#[test]
+fn a_flag_wins_over_a_variable_that_would_not_parse() {
+    let broken = [
+        ("AWS_INIT_LOG_LEVEL", "bogus"),
+        ("AWS_INIT_BARE_ARNS", "maybe"),
+        ("AWS_INIT_TIMEOUT", "abc"),
+        ("AWS_INIT_GRACE_PERIOD", "soon"),
+        ("AWS_INIT_SUBREAPER", "perhaps"),
+        ("AWS_INIT_SINGLE_CHILD", "sometimes"),
+    ];
+    let flags = [
+        "--log-level",
+        "debug",
+        "--no-bare-arns",
+        "--timeout",
+        "5s",
+        "--grace-period",
+        "2s",
+        "--subreaper",
+        "--single-child",
+        "true",
+    ];
+    let mut options = defaults();
+    options.log_level = Level::Debug;
+    options.bare_arns = false;
+    options.timeout = Duration::from_secs(5);
+    options.grace_period = Some(Duration::from_secs(2));
+    options.subreaper = true;
+    options.single_child = true;
+    assert_eq!(parse_with(&flags, &broken), run(options, &["true"]));
+    // Without its flag, each broken variable is still an error.
+    for (name, value) in broken {
+        assert!(
+            matches!(
+                parse_with(&["true"], &[(name, value)]),
+                Err(UsageError::InvalidValue { source_name, .. }) if source_name == name
+            ),
+            "{name}"
+        );
+    }
+    assert_eq!(parse_with(&["--help"], &broken), Ok(Action::Help));
+}

@@ -355,7 +355,10 @@ fn group_alive(group: libc::pid_t) -> bool {
 
 /// Sends SIGTERM to the processes the command left behind: its process
 /// group, unless that had one already, and the orphans the init adopted
-/// that left the group, which no forwarded signal reached. Each gets one.
+/// that left the group, which no forwarded signal reached. An orphan that
+/// leads a process group of its own, as a daemon after setsid(2) does, gets
+/// it through that group, so that the processes it started get one too.
+/// Each gets one.
 fn terminate_leftovers(group: libc::pid_t, group_too: bool) {
     if group_too {
         let _ = signals::send_to_group(group, libc::SIGTERM);
@@ -371,7 +374,12 @@ fn terminate_leftovers(group: libc::pid_t, group_too: bool) {
         outside.len()
     );
     for pid in outside {
-        kill(pid, libc::SIGTERM);
+        // SAFETY: getpgid takes a plain integer.
+        if unsafe { libc::getpgid(pid) } == pid {
+            let _ = signals::send_to_group(pid, libc::SIGTERM);
+        } else {
+            kill(pid, libc::SIGTERM);
+        }
     }
 }
 

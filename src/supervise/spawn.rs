@@ -91,13 +91,18 @@ pub fn take_terminal() {
 /// and wiped on drop.
 type Environment = Vec<Locked>;
 
-fn resolve_environment(options: &Options) -> Result<Environment, u8> {
-    let started = Instant::now();
+/// Classifies aws-init's own environment as `options` say.
+fn plan_environment(options: &Options) -> resolve::Plan {
     let resolve_options = resolve::Options {
         bare_arns: options.bare_arns,
         literal: options.literal.clone(),
     };
-    let plan = resolve::plan(std::env::vars_os().collect(), &resolve_options);
+    resolve::plan(std::env::vars_os().collect(), &resolve_options)
+}
+
+fn resolve_environment(options: &Options) -> Result<Environment, u8> {
+    let started = Instant::now();
+    let plan = plan_environment(options);
     // Without references there is nothing to wait for, and no runtime to
     // start: a plain `aws-init true` costs little more than the fork.
     let fetched = if plan.needs_aws() {
@@ -299,11 +304,7 @@ pub enum Direct {
 /// child gets what the forked path gives it: a process group of its own,
 /// the signal mask aws-init started with, and SIGPIPE at its default.
 pub fn spawn_direct(options: &Options, command: &[OsString], mask: SignalSet) -> Direct {
-    let resolve_options = resolve::Options {
-        bare_arns: options.bare_arns,
-        literal: options.literal.clone(),
-    };
-    let plan = resolve::plan(std::env::vars_os().collect(), &resolve_options);
+    let plan = plan_environment(options);
     if plan.needs_aws() {
         return Direct::Fork;
     }
@@ -400,9 +401,11 @@ fn exec_failed(command: &[OsString], environment: &Environment, error: io::Error
             exit_code::NOT_FOUND
         }
         Some(libc::E2BIG) => {
+            let arguments: usize = command.iter().map(|arg| arg.len() + 1).sum();
             log::error!(
-                "{shown}: the arguments and environment are too large to execute the command; \
-                 the largest variables: {}",
+                "{shown}: the arguments and environment are too large to execute the command \
+                 (arguments: {} KiB; largest variables: {})",
+                arguments.div_ceil(1024),
                 largest_variables(environment)
             );
             exit_code::FAILED
