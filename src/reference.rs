@@ -50,11 +50,8 @@ pub enum ReferenceError {
     EmptyName,
     #[error("the JSON key after `#` is empty")]
     EmptyKey,
-    #[error(
-        "a key starting with `/` is reserved for JSON pointers, which are not supported yet; \
-         use a top-level key"
-    )]
-    PointerKey,
+    #[error("invalid JSON pointer: `~` must be followed by `0` or `1`")]
+    BadPointer,
     #[error("`{0}` in a name is reserved for version selectors, which are not supported yet")]
     VersionSelector(char),
     #[error(
@@ -258,6 +255,30 @@ fn edit_distance(a: &[u8], b: &[u8]) -> usize {
     previous[b.len()]
 }
 
+/// Splits a JSON pointer into its reference tokens, `~1` decoded to `/`
+/// and then `~0` to `~` (RFC 6901, section 4). `None` for a `~` followed
+/// by anything else, or for a pointer that does not start with `/`.
+pub fn pointer_tokens(pointer: &str) -> Option<Vec<String>> {
+    let rest = pointer.strip_prefix('/')?;
+    rest.split('/')
+        .map(|token| {
+            let mut out = String::with_capacity(token.len());
+            let mut chars = token.chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '~' => match chars.next() {
+                        Some('0') => out.push('~'),
+                        Some('1') => out.push('/'),
+                        _ => return None,
+                    },
+                    c => out.push(c),
+                }
+            }
+            Some(out)
+        })
+        .collect()
+}
+
 /// Splits at the first `#`: names and ARNs cannot hold one, keys can.
 fn split_key(text: &str) -> (&str, Option<&str>) {
     match text.split_once('#') {
@@ -270,7 +291,9 @@ fn check_key(key: Option<&str>) -> Result<Option<String>, ReferenceError> {
     match key {
         None => Ok(None),
         Some("") => Err(ReferenceError::EmptyKey),
-        Some(key) if key.starts_with('/') => Err(ReferenceError::PointerKey),
+        Some(key) if key.starts_with('/') && pointer_tokens(key).is_none() => {
+            Err(ReferenceError::BadPointer)
+        }
         Some(key) => Ok(Some(key.to_owned())),
     }
 }

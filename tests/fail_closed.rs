@@ -216,16 +216,17 @@ fn every_failure_gets_its_own_line() {
 }
 
 #[test]
-fn a_binary_secret_fails_closed() {
-    let name = unique("binary");
-    emulator().put_binary_secret(&name, b"binary-canary\x00\xff");
-    let reference = format!("aws-secret:{name}");
+fn a_key_on_a_binary_secret_fails_closed() {
+    let name = unique("binary-key");
+    emulator().put_binary_secret(&name, br#"{"k":"binary-canary"}"#);
+    // The command would get base64 text, which is not JSON.
+    let reference = format!("aws-secret:{name}#k");
     assert_fails_closed(
         || with_env(&[("BLOB", &reference)]),
         &[failure(
             "BLOB",
             &reference,
-            "the secret holds binary data (SecretBinary), which is not supported yet",
+            "the value is not valid JSON, so it has no key `k`",
         )],
         &["binary-canary"],
     );
@@ -439,4 +440,60 @@ fn access_denied_and_kms_failures_fail_closed() {
             &[],
         );
     }
+}
+
+#[test]
+fn a_json_pointer_that_names_nothing_fails_closed() {
+    let name = unique("pointer-miss");
+    emulator().put_secret(
+        &name,
+        r#"{"db":{"hosts":["pointer-canary-1"],"port":5432,"none":null}}"#,
+    );
+    let text = unique("pointer-text");
+    emulator().put_secret(&text, "pointer-canary-2 is not json");
+    let at = |pointer: &str| format!("aws-secret:{name}#{pointer}");
+    let cases = [
+        ("MISSING", at("/db/user"), "`/db` has no such key"),
+        ("TOP", at("/app/user"), "the top level has no such key"),
+        (
+            "INDEX",
+            at("/db/hosts/1"),
+            "`/db/hosts` is an array without that index",
+        ),
+        (
+            "SCALAR",
+            at("/db/port/x"),
+            "`/db/port` is neither an object nor an array",
+        ),
+    ];
+    let null = at("/db/none");
+    let not_json = format!("aws-secret:{text}#/a");
+    let mut vars: Vec<(&str, &str)> = cases
+        .iter()
+        .map(|(variable, reference, _)| (*variable, reference.as_str()))
+        .collect();
+    vars.push(("NULL", &null));
+    vars.push(("NOT_JSON", &not_json));
+    let mut expected: Vec<Line> = cases
+        .iter()
+        .map(|(variable, reference, why)| {
+            let pointer = reference.split_once('#').map_or("", |(_, pointer)| pointer);
+            failure(
+                variable,
+                reference,
+                &format!("nothing is at JSON pointer `{pointer}`: {why}"),
+            )
+        })
+        .collect();
+    expected.push(failure(
+        "NULL",
+        &null,
+        "the JSON value at pointer `/db/none` is null",
+    ));
+    expected.push(failure(
+        "NOT_JSON",
+        &not_json,
+        "the value is not valid JSON, so nothing is at JSON pointer `/a`",
+    ));
+    assert_fails_closed(|| with_env(&vars), &expected, &["pointer-canary"]);
 }

@@ -12,17 +12,16 @@ use common::temp::TempDir;
 use common::*;
 
 #[test]
-fn a_json_pointer_key_fails_closed() {
+fn a_json_pointer_with_a_bad_escape_fails_closed() {
     let name = unique("pointer");
     emulator().put_secret(&name, r#"{"db":{"password":"pointer-canary"}}"#);
-    let reference = format!("aws-secret:{name}#/db/password");
+    let reference = format!("aws-secret:{name}#/db/pass~2word");
     assert_fails_closed(
         || with_env(&[("DB_PASSWORD", &reference)]),
         &[failure(
             "DB_PASSWORD",
             &reference,
-            "invalid reference: a key starting with `/` is reserved for JSON pointers, \
-             which are not supported yet; use a top-level key",
+            "invalid reference: invalid JSON pointer: `~` must be followed by `0` or `1`",
         )],
         &["pointer-canary"],
     );

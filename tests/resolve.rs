@@ -289,3 +289,58 @@ fn sh_c_sees_the_resolved_value() {
     assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
     assert_no_secret(&outcome.stderr, &["dollar-var-value"]);
 }
+
+#[test]
+fn json_pointers_reach_into_nested_objects_and_arrays() {
+    let name = unique("pointer");
+    let arn = emulator().put_secret(
+        &name,
+        r#"{"db":{"hosts":["db-1.internal","db-2.internal"],"port":5432,
+            "creds":{"user":"app","pass":"pointer-pass"}},"a/b":{"m~n":"pointer-escaped"},
+            "db.creds":"dotted-key"}"#,
+    );
+    let parameter = format!("/{}", unique("pointer-parameter"));
+    emulator().put_parameter(&parameter, r#"{"tls":{"ca":"pointer-ca"}}"#, "SecureString");
+    assert_resolves(
+        &[
+            ("PASS", &format!("aws-secret:{name}#/db/creds/pass")),
+            ("SECOND_HOST", &format!("aws-secret:{name}#/db/hosts/1")),
+            ("PORT", &format!("aws-secret:{name}#/db/port")),
+            ("HOSTS", &format!("aws-secret:{name}#/db/hosts")),
+            ("ESCAPED", &format!("aws-secret:{name}#/a~1b/m~0n")),
+            ("DOTTED", &format!("aws-secret:{name}#db.creds")),
+            ("BY_ARN", &format!("{arn}#/db/creds/user")),
+            ("CA", &format!("aws-ssm:{parameter}#/tls/ca")),
+        ],
+        &[
+            "pointer-pass",
+            "db-2.internal",
+            "5432",
+            r#"["db-1.internal","db-2.internal"]"#,
+            "pointer-escaped",
+            "dotted-key",
+            "app",
+            "pointer-ca",
+        ],
+    );
+}
+
+#[test]
+fn a_binary_secret_arrives_as_standard_base64() {
+    let name = unique("binary");
+    // Every byte value, so that `+`, `/` and padding all show up.
+    let bytes: Vec<u8> = (0..=255u8).collect();
+    emulator().put_binary_secret(&name, &bytes);
+    let short = unique("binary-short");
+    emulator().put_binary_secret(&short, b"\xfb\xff");
+    assert_resolves(
+        &[
+            ("BLOB", &format!("aws-secret:{name}")),
+            ("SHORT", &format!("aws-secret:{short}")),
+        ],
+        &[
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fn+AgYKDhIWGh4iJiouMjY6PkJGSk5SVlpeYmZqbnJ2en6ChoqOkpaanqKmqq6ytrq+wsbKztLW2t7i5uru8vb6/wMHCw8TFxsfIycrLzM3Oz9DR0tPU1dbX2Nna29zd3t/g4eLj5OXm5+jp6uvs7e7v8PHy8/T19vf4+fr7/P3+/w==",
+            "+/8=",
+        ],
+    );
+}

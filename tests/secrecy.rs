@@ -129,6 +129,10 @@ impl Planted {
                 format!("aws-secret:{json_name}#password"),
             ),
             ("NESTED".into(), format!("aws-secret:{json_name}#nested")),
+            (
+                "POINTED".into(),
+                format!("aws-secret:{json_name}#/nested/key"),
+            ),
             ("SECURE".into(), format!("aws-ssm:{secure_name}")),
             ("STRING".into(), format!("aws-ssm:{string_name}")),
             (
@@ -140,6 +144,7 @@ impl Planted {
             plain.clone(),
             password,
             format!(r#"{{"key":"{nested}"}}"#),
+            nested.clone(),
             secure,
             string,
             plain,
@@ -665,5 +670,5 @@ fn one_warning_when_secrets_cannot_be_locked() {
          (os error 1); RLIMIT_MEMLOCK is 0 KiB), so they could be swapped to disk; raise the \
          limit (ulimit -l) or grant CAP_IPC_LOCK"
     );
-    assert!(lines[1].starts_with("aws-init: resolved 6 variable(s) in "));
+    assert!(lines[1].starts_with("aws-init: resolved 7 variable(s) in "));
 }

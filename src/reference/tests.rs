@@ -159,11 +159,34 @@ fn empty_names_and_keys_are_errors() {
 }
 
 #[test]
-fn pointer_keys_are_reserved() {
+fn pointer_keys_are_kept_and_checked() {
     assert_eq!(
-        parse("aws-secret:app#/a/b", true),
-        Err(ReferenceError::PointerKey)
+        parse("aws-secret:app#/a~1b/0", true),
+        Ok(secret("app", None, Some("/a~1b/0")))
     );
+    assert_eq!(
+        parse("aws-ssm:/app/db#/creds/pass", true),
+        Ok(parameter("/app/db", None, Some("/creds/pass")))
+    );
+    assert_eq!(
+        parse("aws-secret:app#/a~2", true),
+        Err(ReferenceError::BadPointer)
+    );
+    assert_eq!(
+        parse("aws-secret:app#/a~", true),
+        Err(ReferenceError::BadPointer)
+    );
+}
+
+#[test]
+fn pointer_tokens_decode_escapes_in_order() {
+    assert_eq!(
+        pointer_tokens("/~01/~10/"),
+        Some(vec!["~1".to_owned(), "/0".to_owned(), String::new()])
+    );
+    assert_eq!(pointer_tokens("/"), Some(vec![String::new()]));
+    assert_eq!(pointer_tokens("/a~2"), None);
+    assert_eq!(pointer_tokens("a"), None);
 }
 
 #[test]

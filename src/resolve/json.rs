@@ -1,4 +1,6 @@
-//! Picks one top-level key out of a JSON object held in a secret.
+//! Picks one value out of JSON held in a secret: a top-level key of an
+//! object, or whatever an RFC 6901 JSON pointer (`/db/hosts/0`) names in
+//! nested objects and arrays.
 //!
 //! Strings come out decoded. Every other value comes out as its own JSON
 //! text with the whitespace between tokens removed, so numbers stay exactly
@@ -11,6 +13,7 @@ use std::collections::HashMap;
 use serde_json::value::RawValue;
 use thiserror::Error;
 
+use crate::reference;
 use crate::secret::Secret;
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -25,10 +28,31 @@ pub enum JsonError {
     MissingKey(String),
     #[error("the JSON key `{0}` is null")]
     Null(String),
+    #[error("the value is not valid JSON, so nothing is at JSON pointer `{0}`")]
+    PointerNotJson(String),
+    #[error("nothing is at JSON pointer `{pointer}`: {at} {reason}")]
+    PointerMissing {
+        pointer: String,
+        /// Where the pointer stopped matching: the part that matched, in
+        /// backticks, or "the top level".
+        at: String,
+        reason: &'static str,
+    },
+    #[error("the JSON value at pointer `{0}` is null")]
+    PointerNull(String),
+}
+
+/// Returns the value that `key` names in the JSON in `text`: a JSON
+/// pointer when it starts with `/`, else a top-level key of an object.
+pub fn extract(text: &[u8], key: &str) -> Result<Secret, JsonError> {
+    if key.starts_with('/') {
+        return follow(text, key);
+    }
+    extract_key(text, key)
 }
 
 /// Returns the value under `key` of the JSON object in `text`.
-pub fn extract(text: &[u8], key: &str) -> Result<Secret, JsonError> {
+fn extract_key(text: &[u8], key: &str) -> Result<Secret, JsonError> {
     let not_json = || JsonError::NotJson(key.to_owned());
     let text = std::str::from_utf8(text).map_err(|_| not_json())?;
     let document: &RawValue = serde_json::from_str(text).map_err(|_| not_json())?;
@@ -44,11 +68,75 @@ pub fn extract(text: &[u8], key: &str) -> Result<Secret, JsonError> {
         .get();
     match raw.as_bytes().first() {
         Some(b'n') => Err(JsonError::Null(key.to_owned())),
-        Some(b'"') => serde_json::from_str::<String>(raw)
-            .map(Secret::from_string)
-            .map_err(|_| not_json()),
-        _ => Ok(Secret::new(minify(raw))),
+        _ => value_of(raw).ok_or_else(not_json),
     }
+}
+
+/// A picked JSON value as the command gets it: a string decoded, anything
+/// else as minified JSON text. `None` when the text is not valid JSON.
+fn value_of(raw: &str) -> Option<Secret> {
+    match raw.as_bytes().first() {
+        Some(b'"') => serde_json::from_str::<String>(raw)
+            .ok()
+            .map(Secret::from_string),
+        _ => Some(Secret::new(minify(raw))),
+    }
+}
+
+/// Returns the value that JSON pointer `pointer` names in `text`.
+fn follow(text: &[u8], pointer: &str) -> Result<Secret, JsonError> {
+    let not_json = || JsonError::PointerNotJson(pointer.to_owned());
+    let missing = |at: &str, reason| JsonError::PointerMissing {
+        pointer: pointer.to_owned(),
+        at: if at.is_empty() {
+            "the top level".to_owned()
+        } else {
+            format!("`{at}`")
+        },
+        reason,
+    };
+    // The reference parser has checked the escapes already.
+    let tokens = reference::pointer_tokens(pointer).ok_or_else(not_json)?;
+    let text = std::str::from_utf8(text).map_err(|_| not_json())?;
+    let mut current: &RawValue = serde_json::from_str(text).map_err(|_| not_json())?;
+    // How much of the pointer has matched so far, as written.
+    let mut matched = 0;
+    let written: Vec<&str> = pointer[1..].split('/').collect();
+    for (token, as_written) in tokens.iter().zip(&written) {
+        let at = &pointer[..matched];
+        current = match current.get().as_bytes().first() {
+            Some(b'{') => {
+                let mut object: HashMap<String, &RawValue> =
+                    serde_json::from_str(current.get()).map_err(|_| not_json())?;
+                object
+                    .remove(token.as_str())
+                    .ok_or_else(|| missing(at, "has no such key"))?
+            }
+            Some(b'[') => {
+                let array: Vec<&RawValue> =
+                    serde_json::from_str(current.get()).map_err(|_| not_json())?;
+                array_index(token)
+                    .and_then(|index| array.get(index).copied())
+                    .ok_or_else(|| missing(at, "is an array without that index"))?
+            }
+            _ => return Err(missing(at, "is neither an object nor an array")),
+        };
+        matched += 1 + as_written.len();
+    }
+    match current.get().as_bytes().first() {
+        Some(b'n') => Err(JsonError::PointerNull(pointer.to_owned())),
+        _ => value_of(current.get()).ok_or_else(not_json),
+    }
+}
+
+/// An array index as RFC 6901 writes one: digits without a leading zero.
+/// `-`, the element past the end, names nothing that could be read.
+fn array_index(token: &str) -> Option<usize> {
+    let digits = !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit());
+    if !digits || (token.len() > 1 && token.starts_with('0')) {
+        return None;
+    }
+    token.parse().ok()
 }
 
 /// Drops the whitespace between the tokens of valid JSON text.
@@ -133,6 +221,79 @@ mod tests {
     #[test]
     fn dotted_keys_are_plain_keys() {
         assert_eq!(get(r#"{"a.b":"x","a":{"b":"y"}}"#, "a.b").unwrap(), "x");
+    }
+
+    const NESTED: &str = r#"{"db":{"hosts":["a.example","b.example"],"port":5432,
+        "creds":{"user":"app","pass":"pw-2"},"none":null},
+        "a/b":{"m~n":"escaped"},"":{"":"empty keys"},"01":"zero-one"}"#;
+
+    #[test]
+    fn pointers_walk_objects_and_arrays() {
+        assert_eq!(get(NESTED, "/db/creds/pass").unwrap(), "pw-2");
+        assert_eq!(get(NESTED, "/db/hosts/1").unwrap(), "b.example");
+        assert_eq!(get(NESTED, "/db/port").unwrap(), "5432");
+        assert_eq!(
+            get(NESTED, "/db/hosts").unwrap(),
+            r#"["a.example","b.example"]"#
+        );
+        assert_eq!(
+            get(NESTED, "/db/creds").unwrap(),
+            r#"{"user":"app","pass":"pw-2"}"#
+        );
+        assert_eq!(get(NESTED, "/01").unwrap(), "zero-one");
+    }
+
+    #[test]
+    fn pointer_escapes_are_decoded() {
+        assert_eq!(get(NESTED, "/a~1b/m~0n").unwrap(), "escaped");
+        assert_eq!(get(NESTED, "//").unwrap(), "empty keys");
+    }
+
+    #[test]
+    fn pointer_failures_say_where_they_stopped() {
+        for (pointer, at, reason) in [
+            ("/db/nope", "`/db`", "has no such key"),
+            ("/nope/x", "the top level", "has no such key"),
+            (
+                "/db/hosts/2",
+                "`/db/hosts`",
+                "is an array without that index",
+            ),
+            (
+                "/db/hosts/01",
+                "`/db/hosts`",
+                "is an array without that index",
+            ),
+            (
+                "/db/hosts/-",
+                "`/db/hosts`",
+                "is an array without that index",
+            ),
+            (
+                "/db/port/x",
+                "`/db/port`",
+                "is neither an object nor an array",
+            ),
+        ] {
+            let expected = JsonError::PointerMissing {
+                pointer: pointer.into(),
+                at: at.into(),
+                reason,
+            };
+            assert_eq!(get(NESTED, pointer), Err(expected), "{pointer}");
+        }
+        assert_eq!(
+            get(NESTED, "/db/none"),
+            Err(JsonError::PointerNull("/db/none".into()))
+        );
+        assert_eq!(
+            get("pw-2 not json", "/a"),
+            Err(JsonError::PointerNotJson("/a".into()))
+        );
+        assert_eq!(
+            get("\"pw-2\"", "/a").unwrap_err().to_string(),
+            "nothing is at JSON pointer `/a`: the top level is neither an object nor an array"
+        );
     }
 
     #[test]

@@ -96,8 +96,6 @@ pub enum FetchError {
     Timeout(Duration),
     #[error("no AWS region is set; set AWS_REGION or refer to the value by ARN")]
     NoRegion,
-    #[error("the secret holds binary data (SecretBinary), which is not supported yet")]
-    Binary,
     #[error("the response held no value")]
     Empty,
 }

@@ -1,9 +1,15 @@
 //! Reads secrets from Secrets Manager with GetSecretValue.
+//!
+//! A SecretString comes out as it is. A SecretBinary comes out as standard
+//! base64 text with padding, since an environment variable cannot hold
+//! arbitrary bytes.
 
 use std::time::Instant;
 
 use aws_config::{Region, SdkConfig};
 use aws_sdk_secretsmanager::Client;
+
+use zeroize::Zeroizing;
 
 use super::FetchError;
 use crate::log;
@@ -28,9 +34,58 @@ pub async fn get(client: &Client, id: &str) -> Result<Secret, FetchError> {
         started.elapsed().as_millis()
     );
     let mut output = result.map_err(FetchError::from_sdk)?;
-    match output.secret_string.take() {
-        Some(text) => Ok(Secret::from_string(text)),
-        None if output.secret_binary.is_some() => Err(FetchError::Binary),
+    if let Some(text) = output.secret_string.take() {
+        return Ok(Secret::from_string(text));
+    }
+    match output.secret_binary.take() {
+        Some(blob) => {
+            let bytes = Zeroizing::new(blob.into_inner());
+            Ok(Secret::new(base64(&bytes)))
+        }
         None => Err(FetchError::Empty),
+    }
+}
+
+/// Encodes `bytes` as standard base64 (RFC 4648, section 4) with padding.
+fn base64(bytes: &[u8]) -> Vec<u8> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let group = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let bits = u32::from(group[0]) << 16 | u32::from(group[1]) << 8 | u32::from(group[2]);
+        for index in 0..4 {
+            if index <= chunk.len() {
+                out.push(ALPHABET[(bits >> (18 - 6 * index) & 0x3f) as usize]);
+            } else {
+                out.push(b'=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc_4648() {
+        // The test vectors of RFC 4648, section 10.
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded.as_bytes(), "{plain:?}");
+        }
+        assert_eq!(base64(&[0xfb, 0xff, 0x00]), b"+/8A");
     }
 }
