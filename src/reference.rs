@@ -2,12 +2,17 @@
 //!
 //! A value is a reference only when the whole value has one of these forms:
 //!
-//! - `aws-secret:NAME_OR_ARN[#KEY]`: Secrets Manager;
+//! - `aws-secret:NAME_OR_ARN[?version-stage=STAGE|?version-id=ID][#KEY]`:
+//!   Secrets Manager;
 //! - `aws-secret:/aws/reference/secretsmanager/NAME[#KEY]`: the same secret
 //!   read through Parameter Store;
-//! - `aws-ssm:NAME_OR_ARN[#KEY]`: Parameter Store;
-//! - a bare Secrets Manager secret ARN or Parameter Store parameter ARN,
-//!   unless bare ARNs are switched off.
+//! - `aws-ssm:NAME_OR_ARN[:VERSION|:LABEL][#KEY]`: Parameter Store;
+//! - a bare Secrets Manager secret ARN, in the ECS long form too
+//!   (`...:secret:NAME:JSON_KEY:VERSION_STAGE:VERSION_ID`, trailing fields
+//!   optional), or a bare Parameter Store parameter ARN, unless bare ARNs
+//!   are switched off.
+//!
+//! A `KEY` that starts with `/` is a JSON pointer.
 //!
 //! A value that starts with a near miss of a scheme (`aws-secrets:`,
 //! `AWS-SSM:`) is an error, not a literal: passed on, it would start the
@@ -27,9 +32,18 @@ pub const SECRETS_MANAGER_PATH: &str = "/aws/reference/secretsmanager/";
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Source {
     /// Secrets Manager GetSecretValue; `id` is a name or an ARN.
-    Secret { id: String },
-    /// Parameter Store GetParameter(s); `name` is a name, a path or an ARN.
+    Secret { id: String, version: SecretVersion },
+    /// Parameter Store GetParameter(s); `name` is a name, a path or an ARN,
+    /// with a `:VERSION` or `:LABEL` selector when one was given.
     Parameter { name: String },
+}
+
+/// Which version of a secret to read; neither means AWSCURRENT. Secrets
+/// Manager takes both together, when they name the same version.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SecretVersion {
+    pub stage: Option<String>,
+    pub id: Option<String>,
 }
 
 /// A parsed reference.
@@ -52,8 +66,38 @@ pub enum ReferenceError {
     EmptyKey,
     #[error("invalid JSON pointer: `~` must be followed by `0` or `1`")]
     BadPointer,
-    #[error("`{0}` in a name is reserved for version selectors, which are not supported yet")]
-    VersionSelector(char),
+    #[error(
+        "a secret name cannot hold `:`; choose a version with `?version-stage=STAGE` or \
+         `?version-id=ID`"
+    )]
+    ColonInSecretName,
+    #[error("unknown selector `{0}`; expected `version-stage=STAGE` or `version-id=ID`")]
+    UnknownSelector(String),
+    #[error("`{0}` needs a value")]
+    EmptySelector(&'static str),
+    #[error("`{0}` is given twice")]
+    RepeatedSelector(&'static str),
+    #[error(
+        "a version cannot be chosen through /aws/reference/secretsmanager/; use the secret's \
+         name or ARN with `?version-stage=` or `?version-id=`"
+    )]
+    SelectorOnReferencePath,
+    #[error(
+        "the JSON key or version is given both in the ARN's fields and with `#` or `?`; \
+         give it once"
+    )]
+    EcsAndSelector,
+    #[error(
+        "too many fields after the secret name; expected NAME:JSON_KEY:VERSION_STAGE:VERSION_ID"
+    )]
+    EcsTooManyFields,
+    #[error(
+        "`{0}` is neither a version number nor a label (letters, digits, `.`, `-` and `_`, \
+         not starting with a digit)"
+    )]
+    BadParameterSelector(String),
+    #[error("`?` in a parameter name is reserved for options, which are not supported yet")]
+    ParameterOption,
     #[error(
         "a name ending in `/` is a path; loading every parameter under a path is not \
          supported yet"
@@ -78,11 +122,6 @@ pub enum ReferenceError {
         found: String,
         expected: &'static str,
     },
-    #[error(
-        "JSON key, version stage or version id fields after the secret name are not \
-         supported yet; use `aws-secret:ARN#KEY`"
-    )]
-    EcsFields,
 }
 
 /// Parses `value`, returning `None` when it is not a reference at all.
@@ -124,9 +163,22 @@ pub fn check_not_utf8(value: &[u8], bare_arns: bool) -> Result<Option<Reference>
 
 fn parse_secret(text: &str) -> Result<Reference, ReferenceError> {
     let (target, key) = split_key(text);
-    let key = check_key(key)?;
+    let mut key = check_key(key)?;
+    // Names and ARNs cannot hold `?`, so the first one starts the
+    // selectors.
+    let (target, selectors) = match target.split_once('?') {
+        Some((target, selectors)) => (target, Some(selectors)),
+        None => (target, None),
+    };
+    let mut version = match selectors {
+        Some(selectors) => parse_selectors(selectors)?,
+        None => SecretVersion::default(),
+    };
 
     if let Some(name) = target.strip_prefix(SECRETS_MANAGER_PATH) {
+        if selectors.is_some() {
+            return Err(ReferenceError::SelectorOnReferencePath);
+        }
         check_secret_name(name)?;
         return Ok(Reference {
             source: Source::Parameter {
@@ -140,19 +192,42 @@ fn parse_secret(text: &str) -> Result<Reference, ReferenceError> {
     if target.starts_with("arn:") {
         let arn = Arn::split(target).ok_or(ReferenceError::BadArn("expected six fields"))?;
         let region = arn.check("secretsmanager", "Secrets Manager secret")?;
-        let name = arn
+        let resource = arn
             .resource
             .strip_prefix("secret:")
             .ok_or(ReferenceError::BadArn(
                 "the resource must start with `secret:`",
             ))?;
-        if name.contains(':') {
-            return Err(ReferenceError::EcsFields);
-        }
+        // The ECS long form: NAME:JSON_KEY:VERSION_STAGE:VERSION_ID, where
+        // any trailing field may be left out or empty.
+        let mut fields = resource.split(':');
+        let name = fields.next().unwrap_or_default();
         check_secret_name(name)?;
+        let extra: Vec<&str> = fields.collect();
+        if extra.len() > 3 {
+            return Err(ReferenceError::EcsTooManyFields);
+        }
+        let field = |index: usize| {
+            extra
+                .get(index)
+                .filter(|field| !field.is_empty())
+                .map(|field| field.to_string())
+        };
+        if extra.iter().any(|field| !field.is_empty()) {
+            if key.is_some() || selectors.is_some() {
+                return Err(ReferenceError::EcsAndSelector);
+            }
+            key = check_key(field(0).as_deref())?;
+            version = SecretVersion {
+                stage: field(1),
+                id: field(2),
+            };
+        }
+        let id_end = target.len() - resource.len() + name.len();
         return Ok(Reference {
             source: Source::Secret {
-                id: target.to_owned(),
+                id: target[..id_end].to_owned(),
+                version,
             },
             region: Some(region.to_owned()),
             key,
@@ -163,10 +238,32 @@ fn parse_secret(text: &str) -> Result<Reference, ReferenceError> {
     Ok(Reference {
         source: Source::Secret {
             id: target.to_owned(),
+            version,
         },
         region: None,
         key,
     })
+}
+
+/// Parses the selectors after `?`: `version-stage=STAGE` and
+/// `version-id=ID`, joined by `&`.
+fn parse_selectors(text: &str) -> Result<SecretVersion, ReferenceError> {
+    let mut version = SecretVersion::default();
+    for selector in text.split('&') {
+        let (name, value) = selector.split_once('=').unwrap_or((selector, ""));
+        let (slot, name) = match name {
+            "version-stage" => (&mut version.stage, "version-stage"),
+            "version-id" => (&mut version.id, "version-id"),
+            _ => return Err(ReferenceError::UnknownSelector(selector.to_owned())),
+        };
+        if value.is_empty() {
+            return Err(ReferenceError::EmptySelector(name));
+        }
+        if slot.replace(value.to_owned()).is_some() {
+            return Err(ReferenceError::RepeatedSelector(name));
+        }
+    }
+    Ok(version)
 }
 
 fn parse_parameter(text: &str) -> Result<Reference, ReferenceError> {
@@ -302,25 +399,41 @@ fn check_secret_name(name: &str) -> Result<(), ReferenceError> {
     if name.is_empty() {
         return Err(ReferenceError::EmptyName);
     }
-    // Secret names cannot hold either, so a user who wrote one meant a
-    // version selector.
-    for reserved in ['?', ':'] {
-        if name.contains(reserved) {
-            return Err(ReferenceError::VersionSelector(reserved));
-        }
+    // Secret names cannot hold one, so a user who wrote one meant a
+    // version, as some tools write it.
+    if name.contains(':') {
+        return Err(ReferenceError::ColonInSecretName);
     }
     Ok(())
 }
 
+/// Checks a parameter name with its optional `:VERSION` or `:LABEL`.
 fn check_parameter_name(name: &str) -> Result<(), ReferenceError> {
+    if name.contains('?') {
+        return Err(ReferenceError::ParameterOption);
+    }
+    let (name, selector) = match name.split_once(':') {
+        Some((name, selector)) => (name, Some(selector)),
+        None => (name, None),
+    };
     if name.is_empty() || name == "/" {
         return Err(ReferenceError::EmptyName);
     }
-    if name.contains(':') {
-        return Err(ReferenceError::VersionSelector(':'));
-    }
     if name.ends_with('/') {
         return Err(ReferenceError::ParameterPath);
+    }
+    if let Some(selector) = selector {
+        let version = !selector.is_empty() && selector.bytes().all(|b| b.is_ascii_digit());
+        let label = selector
+            .bytes()
+            .next()
+            .is_some_and(|first| !first.is_ascii_digit())
+            && selector
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        if !version && !label {
+            return Err(ReferenceError::BadParameterSelector(selector.to_owned()));
+        }
     }
     Ok(())
 }

@@ -497,3 +497,33 @@ fn a_json_pointer_that_names_nothing_fails_closed() {
     ));
     assert_fails_closed(|| with_env(&vars), &expected, &["pointer-canary"]);
 }
+
+#[test]
+fn a_version_that_does_not_exist_fails_closed() {
+    let emulator = emulator();
+    let name = unique("missing-version");
+    emulator.put_secret(&name, "missing-version-canary");
+    let parameter = format!("/{}", unique("missing-version"));
+    emulator.put_parameter(&parameter, "missing-version-canary", "String");
+    let stage = format!("aws-secret:{name}?version-stage=AWSPENDING");
+    let id = format!("aws-secret:{name}?version-id=00000000-0000-0000-0000-000000000000");
+    let version = format!("aws-ssm:{parameter}:9");
+    let label = format!("aws-ssm:{parameter}:nolabel");
+    assert_fails_closed(
+        || {
+            with_env(&[
+                ("STAGE", &stage),
+                ("ID", &id),
+                ("VERSION", &version),
+                ("LABEL", &label),
+            ])
+        },
+        &[
+            rejected("STAGE", &stage, "ResourceNotFoundException", NOT_FOUND_HINT),
+            rejected("ID", &id, "ResourceNotFoundException", NOT_FOUND_HINT),
+            rejected("VERSION", &version, "ParameterVersionNotFound", ""),
+            rejected("LABEL", &label, "ParameterNotFound", NOT_FOUND_HINT),
+        ],
+        &["missing-version-canary"],
+    );
+}

@@ -67,32 +67,46 @@ fn an_empty_key_fails_closed() {
 }
 
 #[test]
-fn unsupported_selectors_fail_closed() {
+fn malformed_selectors_fail_closed() {
     let name = unique("selector");
     let arn = emulator().put_secret(&name, "selector-canary");
-    let stage = format!("aws-secret:{name}?versionStage=AWSPREVIOUS");
-    let version = format!("aws-ssm:/resolve/{name}:1");
-    let ecs = format!("aws-secret:{arn}:password::");
+    let camel = format!("aws-secret:{name}?versionStage=AWSPREVIOUS");
+    let label = format!("aws-ssm:/resolve/{name}:3a");
+    let both = format!("{arn}:password::#password");
+    let fields = format!("{arn}:k:s:i:extra");
     assert_fails_closed(
-        || with_env(&[("STAGE", &stage), ("VERSION", &version), ("ECS", &ecs)]),
+        || {
+            with_env(&[
+                ("CAMEL", &camel),
+                ("LABEL", &label),
+                ("BOTH", &both),
+                ("FIELDS", &fields),
+            ])
+        },
         &[
             failure(
-                "STAGE",
-                &stage,
-                "invalid reference: `?` in a name is reserved for version selectors, \
-                 which are not supported yet",
+                "CAMEL",
+                &camel,
+                "invalid reference: unknown selector `versionStage=AWSPREVIOUS`; expected \
+                 `version-stage=STAGE` or `version-id=ID`",
             ),
             failure(
-                "VERSION",
-                &version,
-                "invalid reference: `:` in a name is reserved for version selectors, \
-                 which are not supported yet",
+                "LABEL",
+                &label,
+                "invalid reference: `3a` is neither a version number nor a label (letters, \
+                 digits, `.`, `-` and `_`, not starting with a digit)",
             ),
             failure(
-                "ECS",
-                &ecs,
-                "invalid reference: JSON key, version stage or version id fields after \
-                 the secret name are not supported yet; use `aws-secret:ARN#KEY`",
+                "BOTH",
+                &both,
+                "invalid reference: the JSON key or version is given both in the ARN's fields \
+                 and with `#` or `?`; give it once",
+            ),
+            failure(
+                "FIELDS",
+                &fields,
+                "invalid reference: too many fields after the secret name; expected \
+                 NAME:JSON_KEY:VERSION_STAGE:VERSION_ID",
             ),
         ],
         &["selector-canary"],
@@ -204,8 +218,8 @@ fn a_newline_in_a_name_or_reference_stays_on_its_line() {
             failure(
                 "TOKEN",
                 &escaped(reference),
-                "invalid reference: `:` in a name is reserved for version selectors, \
-                 which are not supported yet",
+                "invalid reference: a secret name cannot hold `:`; choose a version with \
+                 `?version-stage=STAGE` or `?version-id=ID`",
             ),
             rejected(
                 "MISSING",
@@ -263,15 +277,15 @@ fn a_bare_arn_that_is_not_utf8_fails_closed_unless_bare_arns_are_off() {
 }
 
 #[test]
-fn a_version_stage_after_a_colon_fails_closed() {
+fn a_version_stage_after_a_colon_fails_closed_with_the_right_form() {
     let reference = "aws-secret:app/x:AWSCURRENT";
     assert_fails_closed(
         || with_env(&[("DB_PASSWORD", reference)]),
         &[failure(
             "DB_PASSWORD",
             reference,
-            "invalid reference: `:` in a name is reserved for version selectors, \
-             which are not supported yet",
+            "invalid reference: a secret name cannot hold `:`; choose a version with \
+             `?version-stage=STAGE` or `?version-id=ID`",
         )],
         &[],
     );

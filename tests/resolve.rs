@@ -344,3 +344,76 @@ fn a_binary_secret_arrives_as_standard_base64() {
         ],
     );
 }
+
+#[test]
+fn secret_versions_resolve_by_stage_id_and_the_ecs_long_form() {
+    let emulator = emulator();
+    let name = unique("versions");
+    let (arn, first) = emulator.put_secret_versioned(&name, r#"{"password":"pw-one"}"#);
+    emulator.put_secret_version(&name, r#"{"password":"pw-two"}"#, &[]);
+    let pending =
+        emulator.put_secret_version(&name, r#"{"password":"pw-pending"}"#, &["AWSPENDING"]);
+    assert_resolves(
+        &[
+            ("CURRENT", &format!("aws-secret:{name}#password")),
+            (
+                "PREVIOUS",
+                &format!("aws-secret:{name}?version-stage=AWSPREVIOUS#password"),
+            ),
+            (
+                "PENDING",
+                &format!("aws-secret:{name}?version-stage=AWSPENDING#password"),
+            ),
+            (
+                "FIRST",
+                &format!("aws-secret:{name}?version-id={first}#password"),
+            ),
+            (
+                "BY_ARN",
+                &format!("aws-secret:{arn}?version-id={pending}#password"),
+            ),
+            ("ECS_KEY", &format!("{arn}:password::")),
+            ("ECS_STAGE", &format!("{arn}:password:AWSPREVIOUS:")),
+            ("ECS_ID", &format!("{arn}:password::{first}")),
+            ("ECS_WHOLE", &format!("{arn}::AWSPENDING")),
+        ],
+        &[
+            "pw-two",
+            "pw-one",
+            "pw-pending",
+            "pw-one",
+            "pw-pending",
+            "pw-two",
+            "pw-one",
+            "pw-one",
+            r#"{"password":"pw-pending"}"#,
+        ],
+    );
+}
+
+#[test]
+fn parameter_versions_and_labels_resolve() {
+    let emulator = emulator();
+    let name = format!("/{}", unique("parameter-versions"));
+    emulator.put_parameter(&name, "param-one", "String");
+    let second = emulator.overwrite_parameter(&name, "param-two");
+    assert_eq!(second, 2);
+    emulator.label_parameter(&name, 1, "stable");
+    let arn = parameter_arn(REGION, &name);
+    assert_resolves(
+        &[
+            ("LATEST", &format!("aws-ssm:{name}")),
+            ("FIRST", &format!("aws-ssm:{name}:1")),
+            ("SECOND", &format!("aws-ssm:{name}:2")),
+            ("STABLE", &format!("aws-ssm:{name}:stable")),
+            ("BY_ARN", &format!("{arn}:1")),
+        ],
+        &[
+            "param-two",
+            "param-one",
+            "param-two",
+            "param-one",
+            "param-one",
+        ],
+    );
+}

@@ -6,8 +6,24 @@ const SECRET_ARN: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:a
 const PARAMETER_ARN: &str = "arn:aws:ssm:eu-west-1:123456789012:parameter/app/token";
 
 fn secret(id: &str, region: Option<&str>, key: Option<&str>) -> Option<Reference> {
+    versioned(id, region, key, None, None)
+}
+
+fn versioned(
+    id: &str,
+    region: Option<&str>,
+    key: Option<&str>,
+    stage: Option<&str>,
+    version_id: Option<&str>,
+) -> Option<Reference> {
     Some(Reference {
-        source: Source::Secret { id: id.to_owned() },
+        source: Source::Secret {
+            id: id.to_owned(),
+            version: SecretVersion {
+                stage: stage.map(str::to_owned),
+                id: version_id.map(str::to_owned),
+            },
+        },
         region: region.map(str::to_owned),
         key: key.map(str::to_owned),
     })
@@ -190,14 +206,102 @@ fn pointer_tokens_decode_escapes_in_order() {
 }
 
 #[test]
-fn version_selectors_are_reserved() {
+fn secret_versions_by_stage_and_id() {
     assert_eq!(
-        parse("aws-secret:app?version-stage=AWSPREVIOUS", true),
-        Err(ReferenceError::VersionSelector('?'))
+        parse("aws-secret:app/db?version-stage=AWSPREVIOUS#password", true),
+        Ok(versioned(
+            "app/db",
+            None,
+            Some("password"),
+            Some("AWSPREVIOUS"),
+            None
+        ))
     );
     assert_eq!(
+        parse("aws-secret:app/db?version-id=EXAMPLE1-90ab", true),
+        Ok(versioned("app/db", None, None, None, Some("EXAMPLE1-90ab")))
+    );
+    assert_eq!(
+        parse("aws-secret:app/db?version-stage=S&version-id=I", true),
+        Ok(versioned("app/db", None, None, Some("S"), Some("I")))
+    );
+    // The first `#` starts the key, which may hold `?` and `#`.
+    assert_eq!(
+        parse("aws-secret:app/db?version-stage=S#k?x#y", true),
+        Ok(versioned("app/db", None, Some("k?x#y"), Some("S"), None))
+    );
+    assert_eq!(
+        parse(&format!("aws-secret:{SECRET_ARN}?version-stage=S"), true),
+        Ok(versioned(
+            SECRET_ARN,
+            Some("eu-west-1"),
+            None,
+            Some("S"),
+            None
+        ))
+    );
+}
+
+#[test]
+fn bad_secret_selectors_are_errors() {
+    for (text, error) in [
+        (
+            "aws-secret:app?versionStage=S",
+            ReferenceError::UnknownSelector("versionStage=S".into()),
+        ),
+        (
+            "aws-secret:app?",
+            ReferenceError::UnknownSelector(String::new()),
+        ),
+        (
+            "aws-secret:app?version-stage=",
+            ReferenceError::EmptySelector("version-stage"),
+        ),
+        (
+            "aws-secret:app?version-id",
+            ReferenceError::EmptySelector("version-id"),
+        ),
+        (
+            "aws-secret:app?version-stage=A&version-stage=B",
+            ReferenceError::RepeatedSelector("version-stage"),
+        ),
+        (
+            "aws-secret:/aws/reference/secretsmanager/app?version-stage=A",
+            ReferenceError::SelectorOnReferencePath,
+        ),
+    ] {
+        assert_eq!(parse(text, true), Err(error), "{text}");
+    }
+}
+
+#[test]
+fn parameter_versions_and_labels_stay_in_the_name() {
+    assert_eq!(
         parse("aws-ssm:/app/token:3", true),
-        Err(ReferenceError::VersionSelector(':'))
+        Ok(parameter("/app/token:3", None, None))
+    );
+    assert_eq!(
+        parse("aws-ssm:/app/db:prod-1.a_b#password", true),
+        Ok(parameter("/app/db:prod-1.a_b", None, Some("password")))
+    );
+    assert_eq!(
+        parse(&format!("{PARAMETER_ARN}:2"), true),
+        Ok(parameter(
+            &format!("{PARAMETER_ARN}:2"),
+            Some("eu-west-1"),
+            None
+        ))
+    );
+    for selector in ["", "3a", "a:b", "a b", "a/b"] {
+        assert_eq!(
+            parse(&format!("aws-ssm:/app/token:{selector}"), true),
+            Err(ReferenceError::BadParameterSelector(selector.into())),
+            "{selector:?}"
+        );
+    }
+    assert_eq!(
+        parse("aws-ssm:/app/token?optional", true),
+        Err(ReferenceError::ParameterOption)
     );
 }
 
@@ -271,14 +375,52 @@ fn malformed_secret_arns_are_errors() {
 }
 
 #[test]
-fn ecs_fields_are_reserved() {
-    assert_eq!(
-        parse(
-            "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf:password::",
-            true
+fn the_ecs_long_form_takes_key_stage_and_id_fields() {
+    let base = "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf";
+    let region = Some("us-east-1");
+    for (suffix, key, stage, id) in [
+        ("", None, None, None),
+        (":", None, None, None),
+        (":::", None, None, None),
+        (":password", Some("password"), None, None),
+        (":password::", Some("password"), None, None),
+        (
+            ":password:AWSPREVIOUS:",
+            Some("password"),
+            Some("AWSPREVIOUS"),
+            None,
         ),
-        Err(ReferenceError::EcsFields)
-    );
+        ("::AWSPREVIOUS", None, Some("AWSPREVIOUS"), None),
+        (":::EXAMPLE1-90ab", None, None, Some("EXAMPLE1-90ab")),
+        (":/db/pass:S:I", Some("/db/pass"), Some("S"), Some("I")),
+    ] {
+        let text = format!("{base}{suffix}");
+        assert_eq!(
+            parse(&text, true),
+            Ok(versioned(base, region, key, stage, id)),
+            "{text}"
+        );
+        let prefixed = format!("aws-secret:{text}");
+        assert_eq!(
+            parse(&prefixed, true),
+            Ok(versioned(base, region, key, stage, id)),
+            "{prefixed}"
+        );
+    }
+}
+
+#[test]
+fn the_ecs_long_form_is_checked() {
+    let base = "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf";
+    for (suffix, error) in [
+        (":k:s:i:x", ReferenceError::EcsTooManyFields),
+        (":k#other", ReferenceError::EcsAndSelector),
+        ("::s?version-id=i", ReferenceError::EcsAndSelector),
+        (":/a~2", ReferenceError::BadPointer),
+    ] {
+        let text = format!("{base}{suffix}");
+        assert_eq!(parse(&text, true), Err(error), "{text}");
+    }
 }
 
 #[test]
@@ -302,10 +444,10 @@ fn a_reference_that_is_not_utf8_is_an_error() {
 }
 
 #[test]
-fn colons_in_secret_names_are_reserved() {
+fn colons_in_secret_names_are_errors() {
     assert_eq!(
         parse("aws-secret:app/x:AWSCURRENT", true),
-        Err(ReferenceError::VersionSelector(':'))
+        Err(ReferenceError::ColonInSecretName)
     );
 }
 

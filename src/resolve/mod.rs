@@ -305,14 +305,14 @@ async fn fetch_all(config: &SdkConfig, keys: Vec<FetchKey>) -> Fetched {
             continue;
         }
         match &key.source {
-            Source::Secret { id } => {
+            Source::Secret { id, version } => {
                 let client = secret_clients
                     .entry(key.region.clone())
                     .or_insert_with(|| secrets_manager::client(config, key.region.as_deref()))
                     .clone();
-                let id = id.clone();
+                let (id, version) = (id.clone(), version.clone());
                 requests.push(Box::pin(async move {
-                    let value = secrets_manager::get(&client, &id).await;
+                    let value = secrets_manager::get(&client, &id, &version).await;
                     vec![(key, value)]
                 }));
             }
@@ -390,6 +390,7 @@ mod tests {
             FetchKey {
                 source: Source::Secret {
                     id: "app/db".into(),
+                    version: Default::default(),
                 },
                 region: None,
             },

@@ -1,9 +1,10 @@
 //! Reads parameters from Parameter Store, decrypting SecureStrings.
 //!
-//! Plain names go out in GetParameters batches. ARNs and the
-//! `/aws/reference/secretsmanager/` path go one at a time with GetParameter:
-//! GetParameters rejects the reference path, and the name it returns for an
-//! ARN is not the one that was asked for.
+//! Plain names go out in GetParameters batches. ARNs, names with a
+//! `:VERSION` or `:LABEL` selector and the `/aws/reference/secretsmanager/`
+//! path go one at a time with GetParameter: GetParameters rejects the
+//! reference path, and the name it returns for an ARN or a selector is not
+//! the one that was asked for.
 
 use std::time::Instant;
 
@@ -27,9 +28,12 @@ pub fn client(config: &SdkConfig, region: Option<&str>) -> Client {
     Client::from_conf(builder.build())
 }
 
-/// Tells whether `name` can go out in a GetParameters batch.
+/// Tells whether `name` can go out in a GetParameters batch. A name with
+/// a `:VERSION` or `:LABEL` selector goes alone too: GetParameters answers
+/// with the bare name, which cannot tell two selectors of one parameter
+/// apart.
 pub fn batchable(name: &str) -> bool {
-    !name.starts_with("arn:") && !name.starts_with(SECRETS_MANAGER_PATH)
+    !name.starts_with("arn:") && !name.starts_with(SECRETS_MANAGER_PATH) && !name.contains(':')
 }
 
 /// Fetches one parameter by name or ARN with GetParameter.

@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 
 use super::FetchError;
 use crate::log;
+use crate::reference::SecretVersion;
 use crate::secret::Secret;
 
 /// Builds a client for `region`, or for the configured region when `None`.
@@ -24,12 +25,24 @@ pub fn client(config: &SdkConfig, region: Option<&str>) -> Client {
     Client::from_conf(builder.build())
 }
 
-/// Fetches the SecretString of the secret `id` (a name or an ARN).
-pub async fn get(client: &Client, id: &str) -> Result<Secret, FetchError> {
+/// Fetches `version` of the secret `id` (a name or an ARN).
+pub async fn get(client: &Client, id: &str, version: &SecretVersion) -> Result<Secret, FetchError> {
     let started = Instant::now();
-    let result = client.get_secret_value().secret_id(id).send().await;
+    let result = client
+        .get_secret_value()
+        .secret_id(id)
+        .set_version_stage(version.stage.clone())
+        .set_version_id(version.id.clone())
+        .send()
+        .await;
+    let shown = match (&version.stage, &version.id) {
+        (None, None) => String::new(),
+        (Some(stage), None) => format!(" (stage {stage})"),
+        (None, Some(id)) => format!(" (version {id})"),
+        (Some(stage), Some(id)) => format!(" (stage {stage}, version {id})"),
+    };
     log::debug!(
-        "GetSecretValue {id}: {} in {} ms",
+        "GetSecretValue {id}{shown}: {} in {} ms",
         if result.is_ok() { "ok" } else { "failed" },
         started.elapsed().as_millis()
     );

@@ -129,6 +129,42 @@ impl Emulator {
         self.put_secret_in(REGION, name, value)
     }
 
+    /// Stores a string secret in the default region and returns its ARN
+    /// and the id of its first version.
+    pub fn put_secret_versioned(&self, name: &str, value: &str) -> (String, String) {
+        let client = self.secrets(REGION);
+        self.runtime.block_on(async {
+            let output = client
+                .create_secret()
+                .name(name)
+                .secret_string(value)
+                .send()
+                .await
+                .unwrap();
+            (output.arn.unwrap(), output.version_id.unwrap())
+        })
+    }
+
+    /// Adds a version to secret `name` with the staging labels `stages`
+    /// (AWSCURRENT when empty, which moves the old one to AWSPREVIOUS),
+    /// and returns its id.
+    pub fn put_secret_version(&self, name: &str, value: &str, stages: &[&str]) -> String {
+        let client = self.secrets(REGION);
+        let stages = (!stages.is_empty()).then(|| stages.iter().map(|s| s.to_string()).collect());
+        self.runtime.block_on(async {
+            client
+                .put_secret_value()
+                .secret_id(name)
+                .secret_string(value)
+                .set_version_stages(stages)
+                .send()
+                .await
+                .unwrap()
+                .version_id
+                .unwrap()
+        })
+    }
+
     /// Stores a binary secret in the default region.
     pub fn put_binary_secret(&self, name: &str, value: &[u8]) {
         let client = self.secrets(REGION);
@@ -162,6 +198,39 @@ impl Emulator {
                 .name(name)
                 .value(value)
                 .r#type(kind.into())
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+
+    /// Stores a new version of String parameter `name` in the default
+    /// region, and returns its version number.
+    pub fn overwrite_parameter(&self, name: &str, value: &str) -> i64 {
+        let client = self.parameters(REGION);
+        self.runtime.block_on(async {
+            client
+                .put_parameter()
+                .name(name)
+                .value(value)
+                .r#type("String".into())
+                .overwrite(true)
+                .send()
+                .await
+                .unwrap()
+                .version
+        })
+    }
+
+    /// Puts `label` on version `version` of parameter `name`.
+    pub fn label_parameter(&self, name: &str, version: i64, label: &str) {
+        let client = self.parameters(REGION);
+        self.runtime.block_on(async {
+            client
+                .label_parameter_version()
+                .name(name)
+                .parameter_version(version)
+                .labels(label)
                 .send()
                 .await
                 .unwrap();
