@@ -22,6 +22,10 @@
 
 use thiserror::Error;
 
+mod options;
+
+pub use options::{Missing, shown};
+
 pub const SECRET_SCHEME: &str = "aws-secret:";
 pub const PARAMETER_SCHEME: &str = "aws-ssm:";
 
@@ -52,8 +56,11 @@ pub struct Reference {
     pub source: Source,
     /// The region named by an ARN. `None` means the standard region chain.
     pub region: Option<String>,
-    /// The top-level JSON key to pick out of the value.
+    /// The top-level JSON key to pick out of the value, or a JSON pointer
+    /// when it starts with `/`.
     pub key: Option<String>,
+    /// What to give when the secret or parameter does not exist.
+    pub missing: Missing,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -71,8 +78,24 @@ pub enum ReferenceError {
          `?version-id=ID`"
     )]
     ColonInSecretName,
-    #[error("unknown selector `{0}`; expected `version-stage=STAGE` or `version-id=ID`")]
-    UnknownSelector(String),
+    #[error("unknown option `{name}`; expected {expected}")]
+    UnknownOption {
+        name: String,
+        expected: &'static str,
+    },
+    #[error("`{0}` takes no value")]
+    OptionTakesNoValue(&'static str),
+    #[error("give `?optional` or `?default=`, not both")]
+    OptionalAndDefault,
+    #[error("the default is not percent-encoded right: `%` must be followed by two hex digits")]
+    BadPercent,
+    #[error("the default holds a NUL byte (`%00`), which an environment variable cannot hold")]
+    NulInDefault,
+    #[error(
+        "`version-stage` and `version-id` are for secrets; choose a parameter's version with \
+         NAME:VERSION or NAME:LABEL"
+    )]
+    VersionOnParameter,
     #[error("`{0}` needs a value")]
     EmptySelector(&'static str),
     #[error("`{0}` is given twice")]
@@ -96,8 +119,7 @@ pub enum ReferenceError {
          not starting with a digit)"
     )]
     BadParameterSelector(String),
-    #[error("`?` in a parameter name is reserved for options, which are not supported yet")]
-    ParameterOption,
+
     #[error(
         "a name ending in `/` is a path; loading every parameter under a path is not \
          supported yet"
@@ -170,13 +192,15 @@ fn parse_secret(text: &str) -> Result<Reference, ReferenceError> {
         Some((target, selectors)) => (target, Some(selectors)),
         None => (target, None),
     };
-    let mut version = match selectors {
-        Some(selectors) => parse_selectors(selectors)?,
-        None => SecretVersion::default(),
+    let options = match selectors {
+        Some(selectors) => options::parse(selectors, true)?,
+        None => options::Options::default(),
     };
+    let missing = options.missing;
+    let mut version = options.version;
 
     if let Some(name) = target.strip_prefix(SECRETS_MANAGER_PATH) {
-        if selectors.is_some() {
+        if version != SecretVersion::default() {
             return Err(ReferenceError::SelectorOnReferencePath);
         }
         check_secret_name(name)?;
@@ -186,6 +210,7 @@ fn parse_secret(text: &str) -> Result<Reference, ReferenceError> {
             },
             region: None,
             key,
+            missing,
         });
     }
 
@@ -214,7 +239,7 @@ fn parse_secret(text: &str) -> Result<Reference, ReferenceError> {
                 .map(|field| field.to_string())
         };
         if extra.iter().any(|field| !field.is_empty()) {
-            if key.is_some() || selectors.is_some() {
+            if key.is_some() || version != SecretVersion::default() {
                 return Err(ReferenceError::EcsAndSelector);
             }
             key = check_key(field(0).as_deref())?;
@@ -231,6 +256,7 @@ fn parse_secret(text: &str) -> Result<Reference, ReferenceError> {
             },
             region: Some(region.to_owned()),
             key,
+            missing,
         });
     }
 
@@ -242,33 +268,18 @@ fn parse_secret(text: &str) -> Result<Reference, ReferenceError> {
         },
         region: None,
         key,
+        missing,
     })
-}
-
-/// Parses the selectors after `?`: `version-stage=STAGE` and
-/// `version-id=ID`, joined by `&`.
-fn parse_selectors(text: &str) -> Result<SecretVersion, ReferenceError> {
-    let mut version = SecretVersion::default();
-    for selector in text.split('&') {
-        let (name, value) = selector.split_once('=').unwrap_or((selector, ""));
-        let (slot, name) = match name {
-            "version-stage" => (&mut version.stage, "version-stage"),
-            "version-id" => (&mut version.id, "version-id"),
-            _ => return Err(ReferenceError::UnknownSelector(selector.to_owned())),
-        };
-        if value.is_empty() {
-            return Err(ReferenceError::EmptySelector(name));
-        }
-        if slot.replace(value.to_owned()).is_some() {
-            return Err(ReferenceError::RepeatedSelector(name));
-        }
-    }
-    Ok(version)
 }
 
 fn parse_parameter(text: &str) -> Result<Reference, ReferenceError> {
     let (target, key) = split_key(text);
     let key = check_key(key)?;
+    // Parameter names cannot hold `?`, so the first one starts the options.
+    let (target, missing) = match target.split_once('?') {
+        Some((target, text)) => (target, options::parse(text, false)?.missing),
+        None => (target, Missing::Fail),
+    };
 
     if target.starts_with("arn:") {
         let arn = Arn::split(target).ok_or(ReferenceError::BadArn("expected six fields"))?;
@@ -287,6 +298,7 @@ fn parse_parameter(text: &str) -> Result<Reference, ReferenceError> {
             },
             region: Some(region.to_owned()),
             key,
+            missing,
         });
     }
 
@@ -297,6 +309,7 @@ fn parse_parameter(text: &str) -> Result<Reference, ReferenceError> {
         },
         region: None,
         key,
+        missing,
     })
 }
 
@@ -409,9 +422,6 @@ fn check_secret_name(name: &str) -> Result<(), ReferenceError> {
 
 /// Checks a parameter name with its optional `:VERSION` or `:LABEL`.
 fn check_parameter_name(name: &str) -> Result<(), ReferenceError> {
-    if name.contains('?') {
-        return Err(ReferenceError::ParameterOption);
-    }
     let (name, selector) = match name.split_once(':') {
         Some((name, selector)) => (name, Some(selector)),
         None => (name, None),

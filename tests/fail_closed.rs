@@ -527,3 +527,50 @@ fn a_version_that_does_not_exist_fails_closed() {
         &["missing-version-canary"],
     );
 }
+
+#[test]
+fn optional_does_not_hide_other_failures() {
+    let emulator = emulator();
+    let deleted = unique("optional-deleted");
+    emulator.put_secret(&deleted, "optional-canary");
+    emulator.delete_secret(&deleted);
+    let object = unique("optional-object");
+    emulator.put_secret(&object, r#"{"k":"optional-canary"}"#);
+    let parameter = format!("/{}", unique("optional-version"));
+    emulator.put_parameter(&parameter, "optional-canary", "String");
+    let gone = format!("aws-secret:{deleted}?optional");
+    let key = format!("aws-secret:{object}?default=x#absent");
+    let version = format!("aws-ssm:{parameter}:9?optional");
+    assert_fails_closed(
+        || with_env(&[("GONE", &gone), ("KEY", &key), ("VERSION", &version)]),
+        &[
+            rejected("GONE", &gone, "InvalidRequestException", ""),
+            failure(
+                "KEY",
+                &format!("aws-secret:{object}?default=<redacted>#absent"),
+                "the JSON object has no key `absent`",
+            ),
+            rejected("VERSION", &version, "ParameterVersionNotFound", ""),
+        ],
+        &["optional-canary"],
+    );
+    let denied = Mock::new(
+        400,
+        r#"{"__type":"AccessDeniedException","message":"not authorized"}"#,
+    );
+    let reference = "aws-secret:app/db?optional";
+    assert_fails_closed(
+        || {
+            let mut command = aws_init_at(&denied.endpoint);
+            command.env("DB", reference);
+            command
+        },
+        &[failure(
+            "DB",
+            reference,
+            "AccessDeniedException: not authorized \
+             (check that the IAM policy allows this call on this resource)",
+        )],
+        &[],
+    );
+}

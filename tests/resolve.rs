@@ -417,3 +417,58 @@ fn parameter_versions_and_labels_resolve() {
         ],
     );
 }
+
+#[test]
+fn optional_and_default_stand_in_only_for_what_does_not_exist() {
+    let emulator = emulator();
+    let present = unique("optional-present");
+    emulator.put_secret(&present, r#"{"k":"present-value"}"#);
+    let parameter = format!("/{}", unique("optional-present"));
+    emulator.put_parameter(&parameter, "present-parameter", "String");
+    let absent = unique("optional-absent");
+    let mut command = with_env(&[
+        ("UNSET_SECRET", &format!("aws-secret:{absent}?optional#k")),
+        ("UNSET_PARAMETER", &format!("aws-ssm:/{absent}?optional")),
+        (
+            "DEFAULT_SECRET",
+            &format!("aws-secret:{absent}?default=fall%20back%26more#k"),
+        ),
+        (
+            "DEFAULT_PARAMETER",
+            &format!("aws-ssm:/{absent}:3?default="),
+        ),
+        (
+            "PRESENT_SECRET",
+            &format!("aws-secret:{present}?optional#k"),
+        ),
+        (
+            "PRESENT_PARAMETER",
+            &format!("aws-ssm:{parameter}?default=unused"),
+        ),
+    ]);
+    command.args(["--log-level", "debug"]);
+    let (outcome, seen) = environment_seen(&mut command);
+    assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
+    let get = |name: &str| seen.get(name.as_bytes()).map(|value| value.as_slice());
+    assert_eq!(get("UNSET_SECRET"), None);
+    assert_eq!(get("UNSET_PARAMETER"), None);
+    assert_eq!(get("DEFAULT_SECRET"), Some(b"fall back&more".as_slice()));
+    assert_eq!(get("DEFAULT_PARAMETER"), Some(b"".as_slice()));
+    assert_eq!(get("PRESENT_SECRET"), Some(b"present-value".as_slice()));
+    assert_eq!(
+        get("PRESENT_PARAMETER"),
+        Some(b"present-parameter".as_slice())
+    );
+    assert_no_secret(
+        &outcome.stderr,
+        &["fall back", "fall%20back", "present-value"],
+    );
+    assert!(
+        outcome.stderr.contains(&format!(
+            "aws-init: debug: DEFAULT_SECRET: aws-secret:{absent}?default=<redacted>#k does not \
+             exist; set to its default"
+        )),
+        "{}",
+        outcome.stderr
+    );
+}

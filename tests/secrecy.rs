@@ -672,3 +672,36 @@ fn one_warning_when_secrets_cannot_be_locked() {
     );
     assert!(lines[1].starts_with("aws-init: resolved 7 variable(s) in "));
 }
+
+#[test]
+fn a_default_is_never_shown() {
+    let value = canary();
+    let absent = unique("secrecy-absent");
+    let workspace = Workspace::new();
+    let mut command = emulator().aws_init();
+    workspace.apply(&mut command);
+    command
+        .env("TOKEN", format!("aws-ssm:/{absent}?default={value}"))
+        .args(["--log-level", "debug"])
+        .args(shell("[ \"$TOKEN\" = \"$1\" ] && echo match", &[]));
+    // The expected value goes in as an argument of the command, which
+    // aws-init never prints.
+    command.arg(&value);
+    let outcome = run(&mut command);
+    assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
+    assert_eq!(outcome.stdout, "match\n");
+    assert_clean(&outcome, &workspace);
+
+    // A failing run shows the reference with the default hidden.
+    let mut command = emulator().aws_init();
+    workspace.apply(&mut command);
+    command
+        .env(
+            "TOKEN",
+            format!("aws-ssm:/{absent}?default={value}&defualt={value}"),
+        )
+        .args(["--log-level", "debug", "true"]);
+    let outcome = run(&mut command);
+    assert_eq!(outcome.code(), 125, "{}", outcome.stderr);
+    assert_clean(&outcome, &workspace);
+}

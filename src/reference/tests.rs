@@ -26,6 +26,7 @@ fn versioned(
         },
         region: region.map(str::to_owned),
         key: key.map(str::to_owned),
+        missing: Missing::Fail,
     })
 }
 
@@ -36,6 +37,7 @@ fn parameter(name: &str, region: Option<&str>, key: Option<&str>) -> Option<Refe
         },
         region: region.map(str::to_owned),
         key: key.map(str::to_owned),
+        missing: Missing::Fail,
     })
 }
 
@@ -247,11 +249,17 @@ fn bad_secret_selectors_are_errors() {
     for (text, error) in [
         (
             "aws-secret:app?versionStage=S",
-            ReferenceError::UnknownSelector("versionStage=S".into()),
+            ReferenceError::UnknownOption {
+                name: "versionStage".into(),
+                expected: options::SECRET_OPTIONS,
+            },
         ),
         (
             "aws-secret:app?",
-            ReferenceError::UnknownSelector(String::new()),
+            ReferenceError::UnknownOption {
+                name: String::new(),
+                expected: options::SECRET_OPTIONS,
+            },
         ),
         (
             "aws-secret:app?version-stage=",
@@ -300,8 +308,8 @@ fn parameter_versions_and_labels_stay_in_the_name() {
         );
     }
     assert_eq!(
-        parse("aws-ssm:/app/token?optional", true),
-        Err(ReferenceError::ParameterOption)
+        parse("aws-ssm:/app/token?version-stage=S", true),
+        Err(ReferenceError::VersionOnParameter)
     );
 }
 
@@ -491,4 +499,31 @@ fn three_edits_away_is_not_a_scheme() {
     for value in ["aws-secretsxy:x", "aws-region:x", "aw-sec:x", "my-secret:x"] {
         assert_eq!(parse(value, true), Ok(None), "{value:?}");
     }
+}
+
+#[test]
+fn optional_and_default_on_every_form() {
+    let missing = |text: &str| parse(text, true).unwrap().unwrap().missing;
+    let default = |value: &[u8]| Missing::Default(zeroize::Zeroizing::new(value.to_vec()));
+    assert_eq!(missing("aws-secret:app?optional"), Missing::Unset);
+    assert_eq!(missing("aws-secret:app?optional#key"), Missing::Unset);
+    assert_eq!(
+        missing("aws-secret:app?version-stage=S&default=a%26b#key"),
+        default(b"a&b")
+    );
+    assert_eq!(missing("aws-ssm:/app/token?optional"), Missing::Unset);
+    assert_eq!(missing("aws-ssm:/app/token:3?default=x"), default(b"x"));
+    assert_eq!(
+        missing(&format!("{PARAMETER_ARN}?optional")),
+        Missing::Unset
+    );
+    assert_eq!(
+        missing(&format!("{SECRET_ARN}:password::?optional")),
+        Missing::Unset
+    );
+    assert_eq!(
+        missing("aws-secret:/aws/reference/secretsmanager/app?optional"),
+        Missing::Unset
+    );
+    assert_eq!(missing("aws-secret:app"), Missing::Fail);
 }

@@ -25,7 +25,7 @@ use thiserror::Error;
 
 use crate::aws_error;
 use crate::log;
-use crate::reference::{self, Reference, ReferenceError, Source};
+use crate::reference::{self, Missing, Reference, ReferenceError, Source};
 use crate::secret::Secret;
 
 pub use json::JsonError;
@@ -83,6 +83,19 @@ pub enum ResolveError {
     // short without a word.
     #[error("the resolved value contains a NUL byte, which an environment variable cannot hold")]
     Nul,
+}
+
+impl ResolveError {
+    /// Tells whether AWS said the secret or parameter does not exist: the
+    /// one failure that `?optional` and `?default=` stand in for. A denied
+    /// call, a deleted secret or a missing parameter version still fail.
+    fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            ResolveError::Fetch(FetchError::Service { code, .. })
+                if code == "ResourceNotFoundException" || code == "ParameterNotFound"
+        )
+    }
 }
 
 /// Why a secret or parameter could not be read.
@@ -163,16 +176,19 @@ pub fn plan(env: Vec<(OsString, OsString)>, options: &Options) -> Plan {
                 None => reference::check_not_utf8(value.as_bytes(), options.bare_arns),
             }
         };
+        // What log lines and errors show of the reference: a default in it
+        // is a secret.
+        let shown = || reference::shown(&value.to_string_lossy()).into_owned();
         match parsed {
             Ok(None) => entries.push(Entry::Plain(name, value)),
             Ok(Some(reference)) => entries.push(Entry::Reference {
-                raw: value.to_string_lossy().into_owned(),
+                raw: shown(),
                 name,
                 reference,
             }),
             Err(error) => failures.push(Failure {
                 variable: name.to_string_lossy().into_owned(),
-                reference: value.to_string_lossy().into_owned(),
+                reference: shown(),
                 error: error.into(),
             }),
         }
@@ -255,6 +271,29 @@ impl Plan {
                             value: Value::Resolved(secret),
                         });
                     }
+                    Err(error) if error.is_not_found() => match reference.missing {
+                        Missing::Fail => failures.push(Failure {
+                            variable: name.to_string_lossy().into_owned(),
+                            reference: raw,
+                            error,
+                        }),
+                        Missing::Unset => {
+                            log::debug!(
+                                "{}: {raw} does not exist; left unset (optional)",
+                                name.to_string_lossy()
+                            );
+                        }
+                        Missing::Default(value) => {
+                            log::debug!(
+                                "{}: {raw} does not exist; set to its default",
+                                name.to_string_lossy()
+                            );
+                            variables.push(Variable {
+                                name,
+                                value: Value::Resolved(Secret::from_slice(&value)),
+                            });
+                        }
+                    },
                     Err(error) => failures.push(Failure {
                         variable: name.to_string_lossy().into_owned(),
                         reference: raw,
