@@ -18,17 +18,23 @@ as a container's init (PID 1).
 
 Usage: aws-init [OPTIONS] [--] COMMAND [ARGS...]
        aws-init --health-check
+       aws-init --check [--offline] [OPTIONS]
 
 A variable whose whole value is a reference is replaced by what it names:
-  aws-secret:NAME_OR_ARN[#KEY]      Secrets Manager (SecretString)
-  aws-secret:/aws/reference/secretsmanager/NAME[#KEY]
+  aws-secret:NAME_OR_ARN[?OPTIONS][#KEY]
+                                    Secrets Manager (SecretString, or a
+                                    SecretBinary as base64)
+  aws-secret:/aws/reference/secretsmanager/NAME[?OPTIONS][#KEY]
                                     the same secret, through Parameter Store
-  aws-ssm:NAME_OR_ARN[#KEY]         Parameter Store (SecureString decrypted)
-  arn:...:secretsmanager:...:secret:NAME, arn:...:ssm:...:parameter/NAME
-                                    bare ARNs, unless --no-bare-arns
-#KEY picks a top-level key of a JSON object. Every other value passes
-through unchanged. References are resolved once, before COMMAND starts; if
-any fails, COMMAND does not start.
+  aws-ssm:NAME_OR_ARN[:VERSION|:LABEL][?OPTIONS][#KEY]
+                                    Parameter Store (SecureString decrypted)
+  arn:...:secretsmanager:...:secret:NAME[:JSON_KEY:VERSION_STAGE:VERSION_ID]
+  arn:...:ssm:...:parameter/NAME    bare ARNs, unless --no-bare-arns
+OPTIONS, joined by &: version-stage=STAGE, version-id=ID (secrets only),
+optional (unset when it does not exist), default=VALUE (percent-encoded).
+#KEY picks a top-level key of a JSON object; #/a/0 is a JSON pointer.
+Every other value passes through unchanged. References are resolved once,
+before COMMAND starts; if any fails, COMMAND does not start.
 
 Options:
       --log-level LEVEL       error, warn, info or debug [default: info]
@@ -57,6 +63,11 @@ Options:
                               [env: AWS_INIT_REWRITE=FROM:TO,FROM:TO...]
   -h, --health-check          check AWS credentials with STS GetCallerIdentity
                               (5 s limit) and exit 0 or 1; takes no command
+      --check                 resolve every reference, print one line for
+                              each (never a value) and exit 0 when all
+                              resolve, else 1; starts no command
+      --offline               with --check: only check the references'
+                              syntax, with no AWS call and no credentials
       --help                  print this help and exit
   -V, -v, --version           print the version and exit
 
@@ -70,7 +81,7 @@ Exit codes:
          missing #! interpreter)
   127    COMMAND was not found
   2      usage error
-  0, 1   health check passed, failed
+  0, 1   health check or --check passed, failed
 ";
 
 /// How references are recognised and how the command is supervised.
@@ -88,6 +99,14 @@ pub struct Options {
 }
 
 impl Options {
+    /// How the resolver recognises references, as these options say.
+    pub fn resolve_options(&self) -> crate::resolve::Options {
+        crate::resolve::Options {
+            bare_arns: self.bare_arns,
+            literal: self.literal.clone(),
+        }
+    }
+
     /// The signal to forward when `received` arrives, or 0 to drop it. A
     /// later rewrite of the same signal wins, so a flag overrides the
     /// variable.
@@ -109,6 +128,12 @@ pub enum Action {
     Help,
     Version,
     HealthCheck(Options),
+    /// Resolve every reference, or with `offline` only parse them, print
+    /// one line for each, and start nothing.
+    Check {
+        options: Options,
+        offline: bool,
+    },
     Run {
         options: Options,
         command: Vec<OsString>,
@@ -131,6 +156,10 @@ pub enum UsageError {
     },
     #[error("--health-check runs no command; give it alone")]
     HealthCheckCommand,
+    #[error("--offline goes with --check")]
+    OfflineWithoutCheck,
+    #[error("--check and --health-check are separate actions; give one")]
+    CheckAndHealthCheck,
     #[error("no command given; usage: aws-init [OPTIONS] [--] COMMAND [ARGS...]")]
     NoCommand,
 }
@@ -152,6 +181,8 @@ pub fn parse(
         rewrites: Vec::new(),
     };
     let mut health_check = false;
+    let mut check = false;
+    let mut offline = false;
     // The flags given, whose variables are then not read at all: a flag
     // wins over its variable, even over one that would not parse.
     let mut given: Vec<&'static str> = Vec::new();
@@ -192,6 +223,14 @@ pub fn parse(
             "-h" | "--health-check" => {
                 no_value("--health-check")?;
                 health_check = true;
+            }
+            "--check" => {
+                no_value("--check")?;
+                check = true;
+            }
+            "--offline" => {
+                no_value("--offline")?;
+                offline = true;
             }
             "--log-level" => {
                 given.push("--log-level");
@@ -287,6 +326,17 @@ pub fn parse(
         options.rewrites = rewrites;
     }
 
+    if offline && !check {
+        return Err(UsageError::OfflineWithoutCheck);
+    }
+    if check {
+        if health_check {
+            return Err(UsageError::CheckAndHealthCheck);
+        }
+        // A command may follow, as when --check is added to a container's
+        // usual arguments; it is never started.
+        return Ok(Action::Check { options, offline });
+    }
     if health_check {
         if !command.is_empty() {
             return Err(UsageError::HealthCheckCommand);

@@ -2,6 +2,7 @@
 //! command under an init that forwards signals and reaps zombies.
 
 mod aws_error;
+mod check;
 mod cli;
 mod exit_code;
 mod health;
@@ -52,6 +53,10 @@ fn main() -> ExitCode {
         Action::HealthCheck(options) => {
             log::set_level(options.log_level);
             health::run()
+        }
+        Action::Check { options, offline } => {
+            log::set_level(options.log_level);
+            check::run(&options, offline)
         }
         Action::Run { options, command } => {
             log::set_level(options.log_level);

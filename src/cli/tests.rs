@@ -337,3 +337,27 @@ fn a_flag_wins_over_a_variable_that_would_not_parse() {
     }
     assert_eq!(parse_with(&["--help"], &broken), Ok(Action::Help));
 }
+
+#[test]
+fn check_and_offline() {
+    let check = |offline| {
+        Ok(Action::Check {
+            options: defaults(),
+            offline,
+        })
+    };
+    assert_eq!(parse_with(&["--check"], &[]), check(false));
+    assert_eq!(parse_with(&["--check", "--offline"], &[]), check(true));
+    assert_eq!(
+        parse_with(&["--offline", "--check", "app", "--serve"], &[]),
+        check(true)
+    );
+    assert_eq!(
+        parse_with(&["--offline", "app"], &[]),
+        Err(UsageError::OfflineWithoutCheck)
+    );
+    assert_eq!(
+        parse_with(&["--check", "--health-check"], &[]),
+        Err(UsageError::CheckAndHealthCheck)
+    );
+}

@@ -17,7 +17,7 @@ use super::signals::{self, SignalSet};
 use crate::cli::Options;
 use crate::exit_code;
 use crate::log;
-use crate::resolve::{self, Failure, FetchError, ResolveError, Value, Variable};
+use crate::resolve::{self, Failure, Value, Variable};
 use crate::secret::Locked;
 
 /// The byte the child writes when it is about to exec the command. Any
@@ -93,11 +93,7 @@ type Environment = Vec<Locked>;
 
 /// Classifies aws-init's own environment as `options` say.
 fn plan_environment(options: &Options) -> resolve::Plan {
-    let resolve_options = resolve::Options {
-        bare_arns: options.bare_arns,
-        literal: options.literal.clone(),
-    };
-    resolve::plan(std::env::vars_os().collect(), &resolve_options)
+    resolve::plan(std::env::vars_os().collect(), &options.resolve_options())
 }
 
 fn resolve_environment(options: &Options) -> Result<Environment, u8> {
@@ -149,21 +145,12 @@ fn resolve_environment(options: &Options) -> Result<Environment, u8> {
 }
 
 fn log_failure(failure: &Failure) {
-    let hint = match &failure.error {
-        ResolveError::Fetch(FetchError::Service { code, .. }) => match code.as_str() {
-            "ResourceNotFoundException" | "ParameterNotFound" => " (check the name and the region)",
-            "AccessDeniedException" | "AccessDenied" => {
-                " (check that the IAM policy allows this call on this resource)"
-            }
-            _ => "",
-        },
-        _ => "",
-    };
     log::error!(
-        "{}: cannot resolve {}: {}{hint}",
+        "{}: cannot resolve {}: {}{}",
         failure.variable,
         failure.reference,
-        failure.error
+        failure.error,
+        failure.error.hint()
     );
 }
 
