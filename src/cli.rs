@@ -44,6 +44,14 @@ Options:
       --literal NAME          keep variable NAME's value literal; repeatable,
                               and added to the names in the variable
                               [env: AWS_INIT_LITERAL=NAME,NAME...]
+      --ssm-path PATH         load every parameter under PATH, recursively,
+                              as a variable named by the rest of its name
+                              (/app + /app/db/pass -> DB_PASS); repeatable
+                              [env: AWS_INIT_SSM_PATH=PATH,PATH...]
+      --secret-json NAME_OR_ARN
+                              load every top-level key of a JSON secret as
+                              a variable (db-pass -> DB_PASS); repeatable
+                              [env: AWS_INIT_SECRET_JSON=NAME,NAME...]
       --timeout DURATION      give up resolving after DURATION and fail closed
                               [default: 30s] [env: AWS_INIT_TIMEOUT]
       --grace-period DURATION after forwarding SIGTERM, SIGKILL what is left
@@ -90,6 +98,10 @@ pub struct Options {
     pub log_level: Level,
     pub bare_arns: bool,
     pub literal: Vec<String>,
+    /// `--ssm-path`: Parameter Store paths to load every parameter from.
+    pub ssm_paths: Vec<String>,
+    /// `--secret-json`: JSON secrets to load every top-level key from.
+    pub secret_jsons: Vec<String>,
     pub grace_period: Option<Duration>,
     pub timeout: Duration,
     pub subreaper: bool,
@@ -104,6 +116,8 @@ impl Options {
         crate::resolve::Options {
             bare_arns: self.bare_arns,
             literal: self.literal.clone(),
+            ssm_paths: self.ssm_paths.clone(),
+            secret_jsons: self.secret_jsons.clone(),
         }
     }
 
@@ -174,6 +188,8 @@ pub fn parse(
         log_level: Level::Info,
         bare_arns: true,
         literal: Vec::new(),
+        ssm_paths: Vec::new(),
+        secret_jsons: Vec::new(),
         grace_period: None,
         timeout: DEFAULT_TIMEOUT,
         subreaper: false,
@@ -242,6 +258,8 @@ pub fn parse(
                 options.bare_arns = false;
             }
             "--literal" => options.literal.push(value("--literal")?),
+            "--ssm-path" => options.ssm_paths.push(value("--ssm-path")?),
+            "--secret-json" => options.secret_jsons.push(value("--secret-json")?),
             "--timeout" => {
                 given.push("--timeout");
                 options.timeout = parse_timeout("--timeout", &value("--timeout")?)?;
@@ -281,14 +299,22 @@ pub fn parse(
     {
         options.bare_arns = parse_bool("AWS_INIT_BARE_ARNS", &value)?;
     }
-    if let Some(value) = text_var(&var, "AWS_INIT_LITERAL")? {
-        options.literal.extend(
-            value
+    // These add to their flags; the variable's entries come first.
+    for (name, list) in [
+        ("AWS_INIT_LITERAL", &mut options.literal),
+        ("AWS_INIT_SSM_PATH", &mut options.ssm_paths),
+        ("AWS_INIT_SECRET_JSON", &mut options.secret_jsons),
+    ] {
+        if let Some(value) = text_var(&var, name)? {
+            let mut entries: Vec<String> = value
                 .split(',')
                 .map(str::trim)
-                .filter(|name| !name.is_empty())
-                .map(str::to_owned),
-        );
+                .filter(|entry| !entry.is_empty())
+                .map(str::to_owned)
+                .collect();
+            entries.append(list);
+            *list = entries;
+        }
     }
     if unset("--timeout")
         && let Some(value) = text_var(&var, "AWS_INIT_TIMEOUT")?

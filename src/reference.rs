@@ -120,10 +120,7 @@ pub enum ReferenceError {
     )]
     BadParameterSelector(String),
 
-    #[error(
-        "a name ending in `/` is a path; loading every parameter under a path is not \
-         supported yet"
-    )]
+    #[error("a name ending in `/` is a path; load every parameter under it with --ssm-path PATH")]
     ParameterPath,
     #[error("malformed ARN: {0}")]
     BadArn(&'static str),

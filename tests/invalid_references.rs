@@ -301,8 +301,8 @@ fn a_parameter_path_fails_closed() {
         &[failure(
             "CONFIG",
             reference,
-            "invalid reference: a name ending in `/` is a path; loading every parameter \
-             under a path is not supported yet",
+            "invalid reference: a name ending in `/` is a path; load every parameter under it \
+             with --ssm-path PATH",
         )],
         &[],
     );

@@ -23,6 +23,8 @@ fn defaults() -> Options {
         log_level: Level::Info,
         bare_arns: true,
         literal: Vec::new(),
+        ssm_paths: Vec::new(),
+        secret_jsons: Vec::new(),
         grace_period: None,
         timeout: DEFAULT_TIMEOUT,
         subreaper: false,
@@ -74,6 +76,8 @@ fn every_option_with_its_value() {
         log_level: Level::Debug,
         bare_arns: false,
         literal: vec!["A".into(), "B".into()],
+        ssm_paths: vec!["/app".into(), "/shared".into()],
+        secret_jsons: vec!["app/config".into()],
         grace_period: Some(Duration::from_millis(1500)),
         timeout: Duration::from_secs(5),
         subreaper: true,
@@ -89,6 +93,11 @@ fn every_option_with_its_value() {
                 "--literal",
                 "A",
                 "--literal=B",
+                "--ssm-path",
+                "/app",
+                "--ssm-path=/shared",
+                "--secret-json",
+                "app/config",
                 "--grace-period=1500ms",
                 "--timeout",
                 "5s",
@@ -111,6 +120,11 @@ fn every_option_from_its_variable() {
         log_level: Level::Error,
         bare_arns: false,
         literal: vec!["A".into(), "B".into()],
+        ssm_paths: vec!["/app".into(), "/shared".into(), "/flag".into()],
+        secret_jsons: vec![
+            "a".into(),
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:b".into(),
+        ],
         grace_period: Some(Duration::from_secs(10)),
         timeout: Duration::from_millis(250),
         subreaper: true,
@@ -122,8 +136,13 @@ fn every_option_from_its_variable() {
     };
     assert_eq!(
         parse_with(
-            &["app"],
+            &["--ssm-path", "/flag", "app"],
             &[
+                ("AWS_INIT_SSM_PATH", "/app, /shared"),
+                (
+                    "AWS_INIT_SECRET_JSON",
+                    "a,arn:aws:secretsmanager:us-east-1:123456789012:secret:b",
+                ),
                 ("AWS_INIT_LOG_LEVEL", "error"),
                 ("AWS_INIT_BARE_ARNS", "0"),
                 ("AWS_INIT_LITERAL", "A, B"),

@@ -8,7 +8,7 @@
 //! object keys keep their order. Only the picked value is copied out of the
 //! secret's text.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::value::RawValue;
 use thiserror::Error;
@@ -40,6 +40,10 @@ pub enum JsonError {
     },
     #[error("the JSON value at pointer `{0}` is null")]
     PointerNull(String),
+    #[error("the value is not valid JSON, so it has no keys to load")]
+    WholeNotJson,
+    #[error("the value is JSON but not an object, so it has no keys to load")]
+    WholeNotAnObject,
 }
 
 /// Returns the value that `key` names in the JSON in `text`: a JSON
@@ -70,6 +74,27 @@ fn extract_key(text: &[u8], key: &str) -> Result<Secret, JsonError> {
         Some(b'n') => Err(JsonError::Null(key.to_owned())),
         _ => value_of(raw).ok_or_else(not_json),
     }
+}
+
+/// Every top-level key of the JSON object in `text` with its value, by the
+/// same rules as [`extract`], in key order. A null is an error.
+pub fn entries(text: &[u8]) -> Result<Vec<(String, Secret)>, JsonError> {
+    let text = std::str::from_utf8(text).map_err(|_| JsonError::WholeNotJson)?;
+    let document: &RawValue = serde_json::from_str(text).map_err(|_| JsonError::WholeNotJson)?;
+    if !document.get().starts_with('{') {
+        return Err(JsonError::WholeNotAnObject);
+    }
+    let object: BTreeMap<String, &RawValue> =
+        serde_json::from_str(document.get()).map_err(|_| JsonError::WholeNotJson)?;
+    object
+        .into_iter()
+        .map(|(key, raw)| match raw.get().as_bytes().first() {
+            Some(b'n') => Err(JsonError::Null(key)),
+            _ => value_of(raw.get())
+                .map(|value| (key, value))
+                .ok_or(JsonError::WholeNotJson),
+        })
+        .collect()
 }
 
 /// A picked JSON value as the command gets it: a string decoded, anything
@@ -293,6 +318,29 @@ mod tests {
         assert_eq!(
             get("\"pw-2\"", "/a").unwrap_err().to_string(),
             "nothing is at JSON pointer `/a`: the top level is neither an object nor an array"
+        );
+    }
+
+    #[test]
+    fn entries_are_every_top_level_key() {
+        let found = entries(br#"{"b":"two","a":1,"o":{"x":[1, 2]}}"#).unwrap();
+        let shown: Vec<(String, String)> = found
+            .into_iter()
+            .map(|(key, value)| (key, String::from_utf8(value.expose().to_vec()).unwrap()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("a".to_owned(), "1".to_owned()),
+                ("b".to_owned(), "two".to_owned()),
+                ("o".to_owned(), r#"{"x":[1,2]}"#.to_owned()),
+            ]
+        );
+        assert_eq!(entries(b"[1]").err(), Some(JsonError::WholeNotAnObject));
+        assert_eq!(entries(b"pw not json").err(), Some(JsonError::WholeNotJson));
+        assert_eq!(
+            entries(br#"{"k":null}"#).err(),
+            Some(JsonError::Null("k".into()))
         );
     }
 

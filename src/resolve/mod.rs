@@ -6,6 +6,7 @@
 //! reference resolved: the caller gets either the whole environment or the
 //! whole list of failures.
 
+mod bulk;
 mod json;
 mod parameter_store;
 mod secrets_manager;
@@ -37,6 +38,10 @@ pub struct Options {
     pub bare_arns: bool,
     /// Variables whose values are kept literal, whatever they hold.
     pub literal: Vec<String>,
+    /// Parameter Store paths whose every parameter becomes a variable.
+    pub ssm_paths: Vec<String>,
+    /// JSON secrets whose every top-level key becomes a variable.
+    pub secret_jsons: Vec<String>,
 }
 
 /// One variable of the command's environment.
@@ -79,6 +84,12 @@ pub enum ResolveError {
     Fetch(FetchError),
     #[error(transparent)]
     Json(#[from] JsonError),
+    #[error("invalid value: {0}")]
+    BadBulk(&'static str),
+    #[error("this is not a valid variable name: it is empty or starts with a digit")]
+    BadBulkName,
+    #[error("{0} gives this variable too; rename one of them")]
+    BulkCollision(String),
     // execve(2) takes NUL-terminated strings, so the value would be cut
     // short without a word.
     #[error("the resolved value contains a NUL byte, which an environment variable cannot hold")]
@@ -169,10 +180,23 @@ pub struct Plan {
     entries: Vec<Entry>,
     failures: Vec<Failure>,
     keys: Vec<FetchKey>,
+    bulk: Vec<bulk::Bulk>,
+    /// Every name the environment sets, which bulk values do not replace.
+    names: HashSet<OsString>,
 }
 
-/// What was fetched, by secret or parameter.
-pub type Fetched = HashMap<FetchKey, Result<Secret, FetchError>>;
+/// What was fetched: each secret or parameter, and each path's parameters.
+#[derive(Default)]
+pub struct Fetched {
+    values: HashMap<FetchKey, Result<Secret, FetchError>>,
+    paths: HashMap<String, Result<Vec<(String, Secret)>, FetchError>>,
+}
+
+impl Fetched {
+    pub fn new() -> Fetched {
+        Fetched::default()
+    }
+}
 
 /// Classifies every variable of `env`, keeping their order. Nothing is
 /// fetched yet, so that an environment without references needs no async
@@ -181,6 +205,7 @@ pub fn plan(env: Vec<(OsString, OsString)>, options: &Options) -> Plan {
     let literal: HashSet<&OsStr> = options.literal.iter().map(OsStr::new).collect();
     let mut failures = Vec::new();
     let mut entries = Vec::with_capacity(env.len());
+    let names: HashSet<OsString> = env.iter().map(|(name, _)| name.clone()).collect();
     for (name, value) in env {
         let parsed = if literal.contains(name.as_os_str()) {
             Ok(None)
@@ -208,6 +233,19 @@ pub fn plan(env: Vec<(OsString, OsString)>, options: &Options) -> Plan {
         }
     }
 
+    let paths = options.ssm_paths.iter().map(|path| bulk::Bulk::path(path));
+    let secrets = options
+        .secret_jsons
+        .iter()
+        .map(|id| bulk::Bulk::secret_json(id));
+    let mut sources = Vec::new();
+    for source in paths.chain(secrets) {
+        match source {
+            Ok(source) => sources.push(source),
+            Err(failure) => failures.push(failure),
+        }
+    }
+
     let keys: Vec<FetchKey> = entries
         .iter()
         .filter_map(|entry| match entry {
@@ -217,6 +255,7 @@ pub fn plan(env: Vec<(OsString, OsString)>, options: &Options) -> Plan {
             }),
             Entry::Plain(..) => None,
         })
+        .chain(sources.iter().filter_map(|source| source.key().cloned()))
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
@@ -224,13 +263,26 @@ pub fn plan(env: Vec<(OsString, OsString)>, options: &Options) -> Plan {
         entries,
         failures,
         keys,
+        bulk: sources,
+        names,
     }
 }
 
 impl Plan {
     /// Tells whether anything must be fetched from AWS.
     pub fn needs_aws(&self) -> bool {
-        !self.keys.is_empty()
+        !self.keys.is_empty() || !self.bulk.is_empty()
+    }
+
+    /// The Parameter Store paths to load.
+    fn paths(&self) -> Vec<String> {
+        self.bulk
+            .iter()
+            .filter_map(|source| match source {
+                bulk::Bulk::Path(path) => Some(path.clone()),
+                bulk::Bulk::SecretJson { .. } => None,
+            })
+            .collect()
     }
 
     /// Fetches each distinct secret and parameter once, all concurrently.
@@ -239,19 +291,27 @@ impl Plan {
         let started = Instant::now();
         let fetch = async {
             let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
-            fetch_all(&config, self.keys.clone()).await
+            fetch_all(&config, self.keys.clone(), self.paths()).await
         };
         let fetched = match tokio::time::timeout(timeout, fetch).await {
             Ok(fetched) => fetched,
-            Err(_) => self
-                .keys
-                .iter()
-                .map(|key| (key.clone(), Err(FetchError::Timeout(timeout))))
-                .collect(),
+            Err(_) => Fetched {
+                values: self
+                    .keys
+                    .iter()
+                    .map(|key| (key.clone(), Err(FetchError::Timeout(timeout))))
+                    .collect(),
+                paths: self
+                    .paths()
+                    .into_iter()
+                    .map(|path| (path, Err(FetchError::Timeout(timeout))))
+                    .collect(),
+            },
         };
         log::debug!(
-            "fetched {} secrets and parameters in {} ms",
-            fetched.len(),
+            "fetched {} secrets and parameters and {} paths in {} ms",
+            fetched.values.len(),
+            fetched.paths.len(),
             started.elapsed().as_millis()
         );
         fetched
@@ -315,6 +375,24 @@ impl Plan {
                     }),
                 },
             }
+        }
+
+        let (loaded, bulk_failures) = bulk::expand(&self.bulk, &fetched, &self.names);
+        failures.extend(bulk_failures);
+        for loaded in loaded {
+            if loaded.value.expose().contains(&0) {
+                failures.push(Failure {
+                    variable: loaded.name,
+                    reference: loaded.source,
+                    error: ResolveError::Nul,
+                });
+                continue;
+            }
+            log::debug!("loaded {} from {}", loaded.name, loaded.source);
+            variables.push(Variable {
+                name: loaded.name.into(),
+                value: Value::Resolved(loaded.value),
+            });
         }
 
         if failures.is_empty() {
@@ -386,6 +464,44 @@ impl Plan {
                 ok,
             });
         }
+        match fetched {
+            None => lines.extend(self.bulk.iter().map(|source| CheckLine {
+                variable: source.describe(),
+                ok: true,
+                text: format!("{}: {}: valid", source.describe(), source.explain(region)),
+            })),
+            Some(fetched) => {
+                let (loaded, failures) = bulk::expand(&self.bulk, fetched, &self.names);
+                lines.extend(loaded.into_iter().map(|loaded| {
+                    let nul = loaded.value.expose().contains(&0);
+                    CheckLine {
+                        text: format!(
+                            "{}: {}: {}",
+                            loaded.name,
+                            loaded.source,
+                            if nul {
+                                format!("failed: {}", ResolveError::Nul)
+                            } else {
+                                "ok".to_owned()
+                            }
+                        ),
+                        variable: loaded.name,
+                        ok: !nul,
+                    }
+                }));
+                lines.extend(failures.into_iter().map(|failure| CheckLine {
+                    text: format!(
+                        "{}: {}: failed: {}{}",
+                        failure.variable,
+                        failure.reference,
+                        failure.error,
+                        failure.error.hint()
+                    ),
+                    variable: failure.variable,
+                    ok: false,
+                }));
+            }
+        }
         lines.sort_by(|a, b| a.variable.cmp(&b.variable));
         lines
     }
@@ -440,7 +556,7 @@ fn pick(fetched: &Fetched, reference: &Reference) -> Result<Secret, ResolveError
         source: reference.source.clone(),
         region: reference.region.clone(),
     };
-    let secret = match fetched.get(&key) {
+    let secret = match fetched.values.get(&key) {
         Some(Ok(secret)) => secret,
         Some(Err(error)) => return Err(ResolveError::Fetch(error.clone())),
         None => return Err(ResolveError::Fetch(FetchError::Empty)),
@@ -452,7 +568,7 @@ fn pick(fetched: &Fetched, reference: &Reference) -> Result<Secret, ResolveError
 }
 
 /// Fetches every key concurrently, each one once.
-async fn fetch_all(config: &SdkConfig, keys: Vec<FetchKey>) -> Fetched {
+async fn fetch_all(config: &SdkConfig, keys: Vec<FetchKey>, paths: Vec<String>) -> Fetched {
     let mut results = HashMap::new();
     let mut requests: Vec<FetchFuture<'_>> = Vec::new();
     let mut batches: HashMap<Option<String>, Vec<String>> = HashMap::new();
@@ -520,10 +636,33 @@ async fn fetch_all(config: &SdkConfig, keys: Vec<FetchKey>) -> Fetched {
         }
     }
 
-    for batch in futures_util::future::join_all(requests).await {
+    // Paths go to the configured region, with one client of their own.
+    let path_client = config
+        .region()
+        .map(|_| parameter_store::client(config, None));
+    let path_requests = paths.into_iter().map(|path| {
+        let client = path_client.clone();
+        async move {
+            let found = match &client {
+                Some(client) => parameter_store::get_path(client, &path).await,
+                None => Err(FetchError::NoRegion),
+            };
+            (path, found)
+        }
+    });
+
+    let (batches, paths) = futures_util::future::join(
+        futures_util::future::join_all(requests),
+        futures_util::future::join_all(path_requests),
+    )
+    .await;
+    for batch in batches {
         results.extend(batch);
     }
-    results
+    Fetched {
+        values: results,
+        paths: paths.into_iter().collect(),
+    }
 }
 
 #[cfg(test)]
@@ -548,18 +687,30 @@ mod tests {
             format!("{resolved:?}"),
             r#"Variable { name: "RESOLVED", value: Resolved(Secret([redacted, 15 bytes])) }"#
         );
-        let fetched: Fetched = [(
-            FetchKey {
-                source: Source::Secret {
-                    id: "app/db".into(),
-                    version: Default::default(),
+        let fetched = Fetched {
+            values: [(
+                FetchKey {
+                    source: Source::Secret {
+                        id: "app/db".into(),
+                        version: Default::default(),
+                    },
+                    region: None,
                 },
-                region: None,
-            },
-            Ok(Secret::new(b"fetched-canary".to_vec())),
-        )]
-        .into_iter()
-        .collect();
-        assert!(!format!("{fetched:?}").contains("canary"));
+                Ok(Secret::new(b"fetched-canary".to_vec())),
+            )]
+            .into_iter()
+            .collect(),
+            paths: [(
+                "/app".to_owned(),
+                Ok(vec![(
+                    "/app/x".to_owned(),
+                    Secret::new(b"path-canary".to_vec()),
+                )]),
+            )]
+            .into_iter()
+            .collect(),
+        };
+        assert!(!format!("{:?}", fetched.values).contains("canary"));
+        assert!(!format!("{:?}", fetched.paths).contains("canary"));
     }
 }

@@ -114,6 +114,48 @@ pub async fn get_batch(
         .collect()
 }
 
+/// Fetches every parameter under `path`, recursively, following every
+/// page: (full name, value) for each.
+pub async fn get_path(client: &Client, path: &str) -> Result<Vec<(String, Secret)>, FetchError> {
+    let started = Instant::now();
+    let mut found = Vec::new();
+    let mut next_token = None;
+    let mut pages = 0;
+    loop {
+        let result = client
+            .get_parameters_by_path()
+            .path(path)
+            .recursive(true)
+            .with_decryption(true)
+            .set_next_token(next_token.take())
+            .send()
+            .await;
+        pages += 1;
+        let output = match result {
+            Ok(output) => output,
+            Err(error) => {
+                log::debug!("GetParametersByPath {path}: failed on page {pages}");
+                return Err(FetchError::from_sdk(error));
+            }
+        };
+        for parameter in output.parameters.unwrap_or_default() {
+            if let (Some(name), Some(value)) = (parameter.name, parameter.value) {
+                found.push((name, Secret::from_string(value)));
+            }
+        }
+        match output.next_token {
+            Some(token) if !token.is_empty() => next_token = Some(token),
+            _ => break,
+        }
+    }
+    log::debug!(
+        "GetParametersByPath {path}: {} parameters in {pages} page(s), {} ms",
+        found.len(),
+        started.elapsed().as_millis()
+    );
+    Ok(found)
+}
+
 /// Tells whether the name Parameter Store answered with is the one asked
 /// for. A one-level name may be asked for with a leading `/`, which
 /// Parameter Store drops: `/token` and `token` are the same parameter.

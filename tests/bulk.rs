@@ -1,0 +1,209 @@
+//! End-to-end tests of bulk loading: every parameter under a path
+//! (`--ssm-path`) and every key of a JSON secret (`--secret-json`) becomes
+//! a variable, the environment wins over them, and a clash fails closed.
+
+mod common;
+
+use common::checks::*;
+use common::*;
+
+/// Stores `parameters` (name under `root`, value) as String parameters.
+fn put_tree(root: &str, parameters: &[(&str, &str)]) {
+    for (name, value) in parameters {
+        emulator().put_parameter(&format!("{root}/{name}"), value, "String");
+    }
+}
+
+#[test]
+fn every_parameter_under_a_path_is_loaded_across_pages() {
+    // Case 4 from the field: 25 parameters, where one call returns 10.
+    let root = format!("/{}", unique("bulk-many"));
+    let names: Vec<String> = (1..=25).map(|i| format!("p-{i:02}")).collect();
+    for name in &names {
+        emulator().put_parameter(
+            &format!("{root}/{name}"),
+            &format!("value-{name}"),
+            "String",
+        );
+    }
+    let mut command = with_env(&[]);
+    command.args(["--ssm-path", &root]);
+    let (outcome, seen) = environment_seen(&mut command);
+    assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
+    for name in &names {
+        let variable = name.to_uppercase().replace('-', "_");
+        assert_eq!(
+            seen.get(variable.as_bytes()).map(Vec::as_slice),
+            Some(format!("value-{name}").as_bytes()),
+            "{variable}"
+        );
+    }
+    let summary = outcome.stderr.lines().last().unwrap_or_default();
+    assert!(
+        summary.starts_with("aws-init: resolved 25 variable(s) in "),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn names_come_from_the_rest_of_the_path_and_the_environment_wins() {
+    let root = format!("/{}", unique("bulk-names"));
+    put_tree(
+        &root,
+        &[
+            ("db/pass-word", "bulk-pass"),
+            ("api.key", "bulk-key"),
+            ("deep/er/still", "bulk-deep"),
+            ("kept", "bulk-not-used"),
+        ],
+    );
+    let other = format!("/{}", unique("bulk-other"));
+    put_tree(&other, &[("token", "bulk-token")]);
+    let mut command = with_env(&[
+        ("KEPT", "from the environment"),
+        ("AWS_INIT_SSM_PATH", &format!("{root}/ , {other}")),
+    ]);
+    let (outcome, seen) = environment_seen(&mut command);
+    assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
+    let get = |name: &str| seen.get(name.as_bytes()).map(|value| value.as_slice());
+    assert_eq!(get("DB_PASS_WORD"), Some(b"bulk-pass".as_slice()));
+    assert_eq!(get("API_KEY"), Some(b"bulk-key".as_slice()));
+    assert_eq!(get("DEEP_ER_STILL"), Some(b"bulk-deep".as_slice()));
+    assert_eq!(get("TOKEN"), Some(b"bulk-token".as_slice()));
+    assert_eq!(get("KEPT"), Some(b"from the environment".as_slice()));
+    assert_no_secret(&outcome.stderr, &["bulk-"]);
+}
+
+#[test]
+fn every_key_of_a_json_secret_is_loaded() {
+    let name = unique("bulk-json");
+    emulator().put_secret(
+        &name,
+        r#"{"db-pass":"json-pass","port":5432,"nested":{"a":[1, 2]},"Api.Key":"json-key"}"#,
+    );
+    let mut command = with_env(&[("PORT", "8080")]);
+    command.args(["--secret-json", &name, "--log-level", "debug"]);
+    let (outcome, seen) = environment_seen(&mut command);
+    assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
+    let get = |name: &str| seen.get(name.as_bytes()).map(|value| value.as_slice());
+    assert_eq!(get("DB_PASS"), Some(b"json-pass".as_slice()));
+    assert_eq!(get("NESTED"), Some(br#"{"a":[1,2]}"#.as_slice()));
+    assert_eq!(get("API_KEY"), Some(b"json-key".as_slice()));
+    assert_eq!(get("PORT"), Some(b"8080".as_slice()));
+    assert_no_secret(&outcome.stderr, &["json-pass", "json-key"]);
+    assert!(
+        outcome.stderr.contains(&format!(
+            "aws-init: debug: loaded DB_PASS from --secret-json {name} (key db-pass)"
+        )),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn clashes_and_bad_names_fail_closed_naming_both_sources() {
+    let root = format!("/{}", unique("bulk-clash"));
+    put_tree(
+        &root,
+        &[
+            ("a-b", "clashvalue-1"),
+            ("a_b", "clashvalue-2"),
+            ("1st", "clashvalue-3"),
+            ("shared", "clashvalue-4"),
+        ],
+    );
+    let name = unique("bulk-clash");
+    emulator().put_secret(&name, r#"{"shared":"clashvalue-5"}"#);
+    assert_fails_closed(
+        || {
+            let mut command = with_env(&[]);
+            command.args(["--ssm-path", &root, "--secret-json", &name]);
+            command
+        },
+        &[
+            failure(
+                "A_B",
+                &format!("--ssm-path {root} ({root}/a_b)"),
+                &format!(
+                    "--ssm-path {root} ({root}/a-b) gives this variable too; rename one of them"
+                ),
+            ),
+            failure(
+                "1ST",
+                &format!("--ssm-path {root} ({root}/1st)"),
+                "this is not a valid variable name: it is empty or starts with a digit",
+            ),
+            failure(
+                "SHARED",
+                &format!("--secret-json {name} (key shared)"),
+                &format!(
+                    "--ssm-path {root} ({root}/shared) gives this variable too; rename one of them"
+                ),
+            ),
+        ],
+        &["clashvalue"],
+    );
+}
+
+#[test]
+fn a_bulk_source_that_cannot_be_read_fails_closed() {
+    let text = unique("bulk-text");
+    emulator().put_secret(&text, "bulk-canary not json");
+    let null = unique("bulk-null");
+    emulator().put_secret(&null, r#"{"k":null,"v":"bulk-canary"}"#);
+    let absent = unique("bulk-absent");
+    assert_fails_closed(
+        || {
+            let mut command = with_env(&[]);
+            command.args(["--secret-json", &text, "--secret-json", &null]);
+            command.args(["--secret-json", &absent, "--ssm-path", "relative/path"]);
+            command.args(["--secret-json", &format!("{text}#k")]);
+            command
+        },
+        &[
+            failure(
+                "--secret-json",
+                &text,
+                "the value is not valid JSON, so it has no keys to load",
+            ),
+            failure("--secret-json", &null, "the JSON key `k` is null"),
+            rejected(
+                "--secret-json",
+                &absent,
+                "ResourceNotFoundException",
+                NOT_FOUND_HINT,
+            ),
+            failure(
+                "--ssm-path",
+                "relative/path",
+                "invalid value: a path starts with `/`, like /app/prod",
+            ),
+            failure(
+                "--secret-json",
+                &format!("{text}#k"),
+                "invalid value: expected a secret's name or ARN, with ?version-stage= or \
+                 ?version-id= at most",
+            ),
+        ],
+        &["bulk-canary"],
+    );
+}
+
+#[test]
+fn check_lists_every_loaded_variable() {
+    let root = format!("/{}", unique("bulk-check"));
+    put_tree(&root, &[("db/user", "check-user")]);
+    let outcome = run(with_env(&[]).args(["--check", "--ssm-path", &root]));
+    assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
+    assert_eq!(
+        outcome.stdout,
+        format!("DB_USER: --ssm-path {root} ({root}/db/user): ok\n")
+    );
+    let outcome = run(aws_init_at(NOWHERE).args(["--check", "--offline", "--ssm-path", &root]));
+    assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
+    assert_eq!(
+        outcome.stdout,
+        format!("--ssm-path {root}: Parameter Store, {REGION}, every parameter under it: valid\n")
+    );
+}
