@@ -369,6 +369,10 @@ fn secret_versions_resolve_by_stage_id_and_the_ecs_long_form() {
                 &format!("aws-secret:{name}?version-id={first}#password"),
             ),
             (
+                "BOTH",
+                &format!("aws-secret:{name}?version-stage=AWSPREVIOUS&version-id={first}#password"),
+            ),
+            (
                 "BY_ARN",
                 &format!("aws-secret:{arn}?version-id={pending}#password"),
             ),
@@ -381,6 +385,7 @@ fn secret_versions_resolve_by_stage_id_and_the_ecs_long_form() {
             "pw-two",
             "pw-one",
             "pw-pending",
+            "pw-one",
             "pw-one",
             "pw-pending",
             "pw-two",
