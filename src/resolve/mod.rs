@@ -332,48 +332,33 @@ impl Plan {
                     name,
                     raw,
                     reference,
-                } => match pick(&fetched, &reference) {
-                    Ok(secret) if secret.expose().contains(&0) => failures.push(Failure {
-                        variable: name.to_string_lossy().into_owned(),
-                        reference: raw,
-                        error: ResolveError::Nul,
-                    }),
-                    Ok(secret) => {
-                        log::debug!("resolved {} from {raw}", name.to_string_lossy());
-                        variables.push(Variable {
-                            name,
-                            value: Value::Resolved(secret),
-                        });
-                    }
-                    Err(error) if error.is_not_found() => match reference.missing {
-                        Missing::Fail => failures.push(Failure {
-                            variable: name.to_string_lossy().into_owned(),
+                } => {
+                    let shown = name.to_string_lossy().into_owned();
+                    match outcome(&fetched, &reference) {
+                        Outcome::Value(secret) => {
+                            log::debug!("resolved {shown} from {raw}");
+                            variables.push(Variable {
+                                name,
+                                value: Value::Resolved(secret),
+                            });
+                        }
+                        Outcome::Unset => {
+                            log::debug!("{shown}: {raw} does not exist; left unset (optional)");
+                        }
+                        Outcome::Default(secret) => {
+                            log::debug!("{shown}: {raw} does not exist; set to its default");
+                            variables.push(Variable {
+                                name,
+                                value: Value::Resolved(secret),
+                            });
+                        }
+                        Outcome::Failed(error) => failures.push(Failure {
+                            variable: shown,
                             reference: raw,
                             error,
                         }),
-                        Missing::Unset => {
-                            log::debug!(
-                                "{}: {raw} does not exist; left unset (optional)",
-                                name.to_string_lossy()
-                            );
-                        }
-                        Missing::Default(value) => {
-                            log::debug!(
-                                "{}: {raw} does not exist; set to its default",
-                                name.to_string_lossy()
-                            );
-                            variables.push(Variable {
-                                name,
-                                value: Value::Resolved(Secret::from_slice(&value)),
-                            });
-                        }
-                    },
-                    Err(error) => failures.push(Failure {
-                        variable: name.to_string_lossy().into_owned(),
-                        reference: raw,
-                        error,
-                    }),
-                },
+                    }
+                }
             }
         }
 
@@ -439,24 +424,14 @@ impl Plan {
             };
             let variable = name.to_string_lossy().into_owned();
             let source = describe(&reference, region);
-            let (ok, status) = match fetched {
+            let (ok, status) = match fetched.map(|fetched| outcome(fetched, &reference)) {
                 None => (true, "valid".to_owned()),
-                Some(fetched) => match pick(fetched, &reference) {
-                    Ok(secret) if secret.expose().contains(&0) => {
-                        (false, format!("failed: {}", ResolveError::Nul))
-                    }
-                    Ok(_) => (true, "ok".to_owned()),
-                    Err(error) if error.is_not_found() => match reference.missing {
-                        Missing::Fail => (false, format!("failed: {error}{}", error.hint())),
-                        Missing::Unset => {
-                            (true, "does not exist; left unset (optional)".to_owned())
-                        }
-                        Missing::Default(_) => {
-                            (true, "does not exist; set to its default".to_owned())
-                        }
-                    },
-                    Err(error) => (false, format!("failed: {error}{}", error.hint())),
-                },
+                Some(Outcome::Value(_)) => (true, "ok".to_owned()),
+                Some(Outcome::Unset) => (true, "does not exist; left unset (optional)".to_owned()),
+                Some(Outcome::Default(_)) => {
+                    (true, "does not exist; set to its default".to_owned())
+                }
+                Some(Outcome::Failed(error)) => (false, format!("failed: {error}{}", error.hint())),
             };
             lines.push(CheckLine {
                 text: format!("{variable}: {source}: {status}"),
@@ -548,6 +523,31 @@ fn describe(reference: &Reference, region: &str) -> String {
         text.push_str(&format!(", key {key}"));
     }
     text
+}
+
+/// What one reference resolved to.
+enum Outcome {
+    Value(Secret),
+    /// It does not exist, and `?optional` leaves the variable unset.
+    Unset,
+    /// It does not exist, and this is its `?default=`.
+    Default(Secret),
+    Failed(ResolveError),
+}
+
+/// Resolves one reference from what was fetched, with its `?optional` or
+/// `?default=` standing in for a secret or parameter that does not exist.
+fn outcome(fetched: &Fetched, reference: &Reference) -> Outcome {
+    match pick(fetched, reference) {
+        Ok(secret) if secret.expose().contains(&0) => Outcome::Failed(ResolveError::Nul),
+        Ok(secret) => Outcome::Value(secret),
+        Err(error) if error.is_not_found() => match &reference.missing {
+            Missing::Fail => Outcome::Failed(error),
+            Missing::Unset => Outcome::Unset,
+            Missing::Default(value) => Outcome::Default(Secret::from_slice(value)),
+        },
+        Err(error) => Outcome::Failed(error),
+    }
 }
 
 /// Takes one variable's value out of what was fetched.
