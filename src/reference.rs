@@ -87,6 +87,11 @@ pub enum ReferenceError {
     OptionTakesNoValue(&'static str),
     #[error("give `?optional` or `?default=`, not both")]
     OptionalAndDefault,
+    #[error(
+        "`?optional` and `?default=` cannot go with a version: AWS answers a version that \
+         does not exist as it answers a secret or parameter that does not"
+    )]
+    VersionAndStandIn,
     #[error("the default is not percent-encoded right: `%` must be followed by two hex digits")]
     BadPercent,
     #[error("the default holds a NUL byte (`%00`), which an environment variable cannot hold")]
@@ -239,11 +244,17 @@ fn parse_secret(text: &str) -> Result<Reference, ReferenceError> {
             if key.is_some() || version != SecretVersion::default() {
                 return Err(ReferenceError::EcsAndSelector);
             }
-            key = check_key(field(0).as_deref())?;
+            // ECS reads the field as a plain key, even one that starts
+            // with `/`; as a pointer to that top-level key it means the
+            // same here.
+            key = check_key(field(0).map(|key| ecs_key(&key)).as_deref())?;
             version = SecretVersion {
                 stage: field(1),
                 id: field(2),
             };
+            if version != SecretVersion::default() && missing != Missing::Fail {
+                return Err(ReferenceError::VersionAndStandIn);
+            }
         }
         let id_end = target.len() - resource.len() + name.len();
         return Ok(Reference {
@@ -289,6 +300,7 @@ fn parse_parameter(text: &str) -> Result<Reference, ReferenceError> {
                 "the resource must start with `parameter/`",
             ))?;
         check_parameter_name(name.trim_start_matches('/'))?;
+        check_stand_in(name, &missing)?;
         return Ok(Reference {
             source: Source::Parameter {
                 name: target.to_owned(),
@@ -300,6 +312,7 @@ fn parse_parameter(text: &str) -> Result<Reference, ReferenceError> {
     }
 
     check_parameter_name(target)?;
+    check_stand_in(target, &missing)?;
     Ok(Reference {
         source: Source::Parameter {
             name: target.to_owned(),
@@ -308,6 +321,24 @@ fn parse_parameter(text: &str) -> Result<Reference, ReferenceError> {
         key,
         missing,
     })
+}
+
+/// Refuses `?optional` or `?default=` on a parameter name with a version
+/// or label, for the reason [`ReferenceError::VersionAndStandIn`] gives.
+fn check_stand_in(name: &str, missing: &Missing) -> Result<(), ReferenceError> {
+    if name.contains(':') && *missing != Missing::Fail {
+        return Err(ReferenceError::VersionAndStandIn);
+    }
+    Ok(())
+}
+
+/// An ECS JSON key as this parser reads keys: one that starts with `/`
+/// becomes the JSON pointer to that top-level key.
+fn ecs_key(key: &str) -> String {
+    if !key.starts_with('/') {
+        return key.to_owned();
+    }
+    format!("/{}", key.replace('~', "~0").replace('/', "~1"))
 }
 
 /// How many edits away from a scheme a value's prefix may be and still

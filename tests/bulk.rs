@@ -207,3 +207,44 @@ fn check_lists_every_loaded_variable() {
         format!("--ssm-path {root}: Parameter Store, {REGION}, every parameter under it: valid\n")
     );
 }
+
+#[test]
+fn a_path_with_nothing_under_it_fails_closed() {
+    let empty = format!("/{}", unique("bulk-empty"));
+    assert_fails_closed(
+        || {
+            let mut command = with_env(&[]);
+            command.args(["--ssm-path", &empty]);
+            command
+        },
+        &[failure(
+            "--ssm-path",
+            &empty,
+            "no parameter is under this path (check the path and the region)",
+        )],
+        &[],
+    );
+}
+
+#[test]
+fn a_source_given_twice_is_loaded_once() {
+    let root = format!("/{}", unique("bulk-twice"));
+    put_tree(&root, &[("user", "twice-user")]);
+    let name = unique("bulk-twice");
+    emulator().put_secret(&name, r#"{"pass":"twice-pass"}"#);
+    let mut command = with_env(&[
+        ("AWS_INIT_SSM_PATH", &root),
+        ("AWS_INIT_SECRET_JSON", &name),
+    ]);
+    command.args(["--ssm-path", &format!("{root}/"), "--secret-json", &name]);
+    let (outcome, seen) = environment_seen(&mut command);
+    assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
+    assert_eq!(
+        seen.get(b"USER".as_slice()).map(Vec::as_slice),
+        Some(b"twice-user".as_slice())
+    );
+    assert_eq!(
+        seen.get(b"PASS".as_slice()).map(Vec::as_slice),
+        Some(b"twice-pass".as_slice())
+    );
+}

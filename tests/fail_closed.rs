@@ -550,7 +550,15 @@ fn optional_does_not_hide_other_failures() {
                 &format!("aws-secret:{object}?default=<redacted>#absent"),
                 "the JSON object has no key `absent`",
             ),
-            rejected("VERSION", &version, "ParameterVersionNotFound", ""),
+            // With a version, a missing value cannot be told from a wrong
+            // version, so the two do not go together at all.
+            failure(
+                "VERSION",
+                &version,
+                "invalid reference: `?optional` and `?default=` cannot go with a version: \
+                 AWS answers a version that does not exist as it answers a secret or \
+                 parameter that does not",
+            ),
         ],
         &["optional-canary"],
     );

@@ -366,3 +366,44 @@ fn a_literal_variable_keeps_a_value_that_looks_misspelt() {
     assert_eq!(outcome.stdout, "aws-sns:orders\n");
     assert_eq!(outcome.stderr, "");
 }
+
+#[test]
+fn a_stand_in_cannot_go_with_a_version() {
+    let why = "invalid reference: `?optional` and `?default=` cannot go with a version: AWS \
+               answers a version that does not exist as it answers a secret or parameter that \
+               does not";
+    assert_fails_closed(
+        || {
+            with_env(&[
+                (
+                    "STAGE",
+                    "aws-secret:app/db?version-stage=AWSPENDING&optional",
+                ),
+                ("LABEL", "aws-ssm:/app/token:stable?default=x"),
+            ])
+        },
+        &[
+            failure(
+                "STAGE",
+                "aws-secret:app/db?version-stage=AWSPENDING&optional",
+                why,
+            ),
+            failure("LABEL", "aws-ssm:/app/token:stable?default=<redacted>", why),
+        ],
+        &[],
+    );
+}
+
+#[test]
+fn an_option_without_its_equals_sign_is_hidden() {
+    let reference = "aws-ssm:/app/token?default%3Dhunter2";
+    assert_fails_closed(
+        || with_env(&[("TOKEN", reference)]),
+        &[failure(
+            "TOKEN",
+            "aws-ssm:/app/token?<redacted>",
+            "invalid reference: unknown option `<redacted>`; expected optional or default=",
+        )],
+        &["hunter2"],
+    );
+}

@@ -137,12 +137,24 @@ fn bare_parameter_arn_resolves() {
 /// `/NAME` and `NAME` are one parameter and GetParameters answers with
 /// `NAME`.
 #[test]
-fn a_single_level_parameter_resolves_with_a_leading_slash() {
+fn a_single_level_parameter_resolves_with_or_without_a_leading_slash() {
     let name = unique("single-level");
     emulator().put_parameter(&name, "single-level-value", "String");
+    let slashed = unique("single-level");
+    emulator().put_parameter(&format!("/{slashed}"), "slashed-value", "String");
     assert_resolves(
-        &[("TOKEN", &format!("aws-ssm:/{name}"))],
-        &["single-level-value"],
+        &[
+            ("TOKEN", &format!("aws-ssm:/{name}")),
+            ("BARE", &format!("aws-ssm:{name}")),
+            ("SLASHED", &format!("aws-ssm:{slashed}")),
+            ("OPTIONAL", &format!("aws-ssm:{slashed}?optional")),
+        ],
+        &[
+            "single-level-value",
+            "single-level-value",
+            "slashed-value",
+            "slashed-value",
+        ],
     );
 }
 
@@ -440,7 +452,7 @@ fn optional_and_default_stand_in_only_for_what_does_not_exist() {
         ),
         (
             "DEFAULT_PARAMETER",
-            &format!("aws-ssm:/{absent}:3?default="),
+            &format!("aws-ssm:/{absent}-2?default="),
         ),
         (
             "PRESENT_SECRET",

@@ -91,8 +91,14 @@ pub fn parse(text: &str, versions: bool) -> Result<Options, ReferenceError> {
                 }
             }
             _ => {
+                // Only what reads as an option's name is shown: an option
+                // with no `=` may be a default whose `=` went missing.
+                let shown = match value {
+                    Some(_) => safe_name(name),
+                    None => REDACTED,
+                };
                 return Err(ReferenceError::UnknownOption {
-                    name: name.to_owned(),
+                    name: shown.to_owned(),
                     expected: if versions {
                         SECRET_OPTIONS
                     } else {
@@ -101,6 +107,12 @@ pub fn parse(text: &str, versions: bool) -> Result<Options, ReferenceError> {
                 });
             }
         }
+    }
+    // AWS gives the same error for a version that does not exist as for a
+    // secret that does not, so a stand-in would hide a wrong version.
+    let versioned = options.version != SecretVersion::default();
+    if versioned && (optional || default.is_some()) {
+        return Err(ReferenceError::VersionAndStandIn);
     }
     options.missing = match (optional, default) {
         (true, Some(_)) => return Err(ReferenceError::OptionalAndDefault),
@@ -131,6 +143,19 @@ fn percent_decode(text: &str) -> Option<Zeroizing<Vec<u8>>> {
     Some(out)
 }
 
+/// What log lines show in place of text that may be a secret.
+const REDACTED: &str = "<redacted>";
+
+/// `name` when it reads as an option's name (letters, digits, `-` and `_`,
+/// at most 32), else [`REDACTED`].
+fn safe_name(name: &str) -> &str {
+    let plain = (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+    if plain { name } else { REDACTED }
+}
+
 /// `raw`, a value as written, for log lines and errors: the value of every
 /// option but the version selectors is replaced, since a default is a
 /// secret, and so may be whatever a misspelt option holds.
@@ -142,8 +167,10 @@ pub fn shown(raw: &str) -> Cow<'_, str> {
     let options: Vec<Cow<'_, str>> = options
         .split('&')
         .map(|option| match option.split_once('=') {
-            Some(("version-stage" | "version-id", _)) | None => Cow::Borrowed(option),
-            Some((name, _)) => Cow::Owned(format!("{name}=<redacted>")),
+            Some(("version-stage" | "version-id", _)) => Cow::Borrowed(option),
+            Some((name, _)) => Cow::Owned(format!("{}={REDACTED}", safe_name(name))),
+            None if option == "optional" => Cow::Borrowed(option),
+            None => Cow::Borrowed(REDACTED),
         })
         .collect();
     Cow::Owned(format!("{target}?{}{key}", options.join("&")))
@@ -165,9 +192,9 @@ mod tests {
         assert_eq!(parsed.missing, default(b"a b/c+d"));
         let parsed = parse("default=", false).unwrap();
         assert_eq!(parsed.missing, default(b""));
-        let parsed = parse("version-stage=S&default=x", true).unwrap();
+        let parsed = parse("version-stage=S", true).unwrap();
         assert_eq!(parsed.version.stage.as_deref(), Some("S"));
-        assert_eq!(parsed.missing, default(b"x"));
+        assert_eq!(parsed.missing, Missing::Fail);
         assert_eq!(
             parse("default=%ff", false).unwrap().missing,
             default(b"\xff")
@@ -201,6 +228,24 @@ mod tests {
             ("default=%zz", true, ReferenceError::BadPercent),
             ("default=a%00b", true, ReferenceError::NulInDefault),
             ("version-stage=S", false, ReferenceError::VersionOnParameter),
+            (
+                "version-stage=S&optional",
+                true,
+                ReferenceError::VersionAndStandIn,
+            ),
+            (
+                "default=x&version-id=I",
+                true,
+                ReferenceError::VersionAndStandIn,
+            ),
+            (
+                "default%3Dhunter2",
+                true,
+                ReferenceError::UnknownOption {
+                    name: REDACTED.into(),
+                    expected: SECRET_OPTIONS,
+                },
+            ),
             (
                 "defualt=hunter2",
                 false,

@@ -257,7 +257,7 @@ fn bad_secret_selectors_are_errors() {
         (
             "aws-secret:app?",
             ReferenceError::UnknownOption {
-                name: String::new(),
+                name: "<redacted>".into(),
                 expected: options::SECRET_OPTIONS,
             },
         ),
@@ -400,7 +400,10 @@ fn the_ecs_long_form_takes_key_stage_and_id_fields() {
         ),
         ("::AWSPREVIOUS", None, Some("AWSPREVIOUS"), None),
         (":::EXAMPLE1-90ab", None, None, Some("EXAMPLE1-90ab")),
-        (":/db/pass:S:I", Some("/db/pass"), Some("S"), Some("I")),
+        // ECS keys are plain keys, so one that starts with `/` becomes
+        // the pointer to that top-level key.
+        (":/db/pass:S:I", Some("/~1db~1pass"), Some("S"), Some("I")),
+        (":/a~2", Some("/~1a~02"), None, None),
     ] {
         let text = format!("{base}{suffix}");
         assert_eq!(
@@ -424,7 +427,6 @@ fn the_ecs_long_form_is_checked() {
         (":k:s:i:x", ReferenceError::EcsTooManyFields),
         (":k#other", ReferenceError::EcsAndSelector),
         ("::s?version-id=i", ReferenceError::EcsAndSelector),
-        (":/a~2", ReferenceError::BadPointer),
     ] {
         let text = format!("{base}{suffix}");
         assert_eq!(parse(&text, true), Err(error), "{text}");
@@ -507,12 +509,24 @@ fn optional_and_default_on_every_form() {
     let default = |value: &[u8]| Missing::Default(zeroize::Zeroizing::new(value.to_vec()));
     assert_eq!(missing("aws-secret:app?optional"), Missing::Unset);
     assert_eq!(missing("aws-secret:app?optional#key"), Missing::Unset);
-    assert_eq!(
-        missing("aws-secret:app?version-stage=S&default=a%26b#key"),
-        default(b"a&b")
-    );
+    assert_eq!(missing("aws-secret:app?default=a%26b#key"), default(b"a&b"));
     assert_eq!(missing("aws-ssm:/app/token?optional"), Missing::Unset);
-    assert_eq!(missing("aws-ssm:/app/token:3?default=x"), default(b"x"));
+    assert_eq!(missing("aws-ssm:/app/token?default=x"), default(b"x"));
+    // A version or label hides whether the value itself exists.
+    for text in [
+        "aws-secret:app?version-stage=S&default=x#key",
+        "aws-secret:app?optional&version-id=I",
+        "aws-ssm:/app/token:3?default=x",
+        "aws-ssm:/app/token:stable?optional",
+        &format!("{PARAMETER_ARN}:2?optional"),
+        &format!("{SECRET_ARN}:password:AWSPREVIOUS:?optional"),
+    ] {
+        assert_eq!(
+            parse(text, true),
+            Err(ReferenceError::VersionAndStandIn),
+            "{text}"
+        );
+    }
     assert_eq!(
         missing(&format!("{PARAMETER_ARN}?optional")),
         Missing::Unset

@@ -67,6 +67,15 @@ impl Bulk {
         }
     }
 
+    /// Tells whether `other` loads the same values as this source.
+    pub fn same_as(&self, other: &Bulk) -> bool {
+        match (self, other) {
+            (Bulk::Path(a), Bulk::Path(b)) => a == b,
+            (Bulk::SecretJson { key: a, .. }, Bulk::SecretJson { key: b, .. }) => a == b,
+            _ => false,
+        }
+    }
+
     /// What to fetch for this source with the other references, if it is
     /// a secret.
     pub fn key(&self) -> Option<&FetchKey> {
@@ -191,6 +200,9 @@ fn values_of(bulk: &Bulk, fetched: &Fetched) -> Result<Values, ResolveError> {
     match bulk {
         Bulk::Path(path) => {
             let found = match fetched.paths.get(path) {
+                // An empty path is most likely a wrong one, and starting
+                // the command without its values would fail open.
+                Some(Ok(found)) if found.is_empty() => return Err(ResolveError::EmptyPath),
                 Some(Ok(found)) => found,
                 Some(Err(error)) => return Err(ResolveError::Fetch(error.clone())),
                 None => return Err(ResolveError::Fetch(super::FetchError::Empty)),

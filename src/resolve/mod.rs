@@ -88,6 +88,8 @@ pub enum ResolveError {
     BadBulk(&'static str),
     #[error("this is not a valid variable name: it is empty or starts with a digit")]
     BadBulkName,
+    #[error("no parameter is under this path (check the path and the region)")]
+    EmptyPath,
     #[error("{0} gives this variable too; rename one of them")]
     BulkCollision(String),
     // execve(2) takes NUL-terminated strings, so the value would be cut
@@ -238,9 +240,12 @@ pub fn plan(env: Vec<(OsString, OsString)>, options: &Options) -> Plan {
         .secret_jsons
         .iter()
         .map(|id| bulk::Bulk::secret_json(id));
-    let mut sources = Vec::new();
+    let mut sources: Vec<bulk::Bulk> = Vec::new();
     for source in paths.chain(secrets) {
         match source {
+            // The same source given twice, say in the image's variable and
+            // again as a flag, is loaded once.
+            Ok(source) if sources.iter().any(|known| known.same_as(&source)) => {}
             Ok(source) => sources.push(source),
             Err(failure) => failures.push(failure),
         }

@@ -157,13 +157,17 @@ pub async fn get_path(client: &Client, path: &str) -> Result<Vec<(String, Secret
 }
 
 /// Tells whether the name Parameter Store answered with is the one asked
-/// for. A one-level name may be asked for with a leading `/`, which
-/// Parameter Store drops: `/token` and `token` are the same parameter.
+/// for. A one-level name may be written with or without a leading `/`,
+/// and Parameter Store may answer either way: `/token` and `token` are the
+/// same parameter.
 fn same_name(asked: &str, answered: &str) -> bool {
-    asked == answered
-        || asked
-            .strip_prefix('/')
-            .is_some_and(|rest| rest == answered && !rest.contains('/'))
+    fn one_level(name: &str) -> &str {
+        match name.strip_prefix('/') {
+            Some(rest) if !rest.contains('/') => rest,
+            _ => name,
+        }
+    }
+    one_level(asked) == one_level(answered)
 }
 
 #[cfg(test)]
@@ -176,7 +180,7 @@ mod tests {
         assert!(same_name("token", "token"));
         assert!(same_name("/app/token", "/app/token"));
         assert!(!same_name("/app/token", "app/token"));
-        assert!(!same_name("token", "/token"));
+        assert!(same_name("token", "/token"));
         assert!(!same_name("/token", "other"));
     }
 }
