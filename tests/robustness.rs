@@ -8,6 +8,7 @@ mod common;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread;
@@ -455,6 +456,73 @@ fn forwards_the_signals_the_c_library_keeps_for_itself() {
             assert_eq!(lines, Vec::<String>::new(), "{launch:?} {signal}");
             assert_eq!(outcome.code(), 128 + signal, "{launch:?}: {outcome:?}");
             assert_eq!(outcome.stderr, "", "{launch:?} {signal}");
+        }
+    }
+}
+
+// An inherited SIGCHLD disposition.
+
+/// Execs its arguments with SIGCHLD ignored, as a careless parent may
+/// leave it; an ignored disposition survives execve(2).
+const IGNORE_SIGCHLD: &str = "import os, signal, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+os.execv(sys.argv[1], sys.argv[1:])";
+
+/// aws-init started as `launch` starts it, but with SIGCHLD ignored.
+fn with_sigchld_ignored(launch: Launch, endpoint: &str) -> Command {
+    let mut command = match launch {
+        Launch::Pid1 => {
+            let mut command = Command::new("/usr/bin/unshare");
+            command.args(["--pid", "--fork", "--mount-proc", "--kill-child", "python3"]);
+            command
+        }
+        Launch::Direct | Launch::Unregistered => Command::new("python3"),
+    };
+    command.args(["-c", IGNORE_SIGCHLD, BIN]);
+    if launch == Launch::Direct {
+        command.arg("--subreaper");
+    }
+    clean_env(&mut command, endpoint);
+    with_default_dispositions(&mut command);
+    command.args(["--log-level", "warn"]);
+    command
+}
+
+/// Bit N-1 of a /proc/PID/status mask stands for signal N.
+const SIGCHLD_BIT: u64 = 1 << (libc::SIGCHLD - 1);
+
+/// With SIGCHLD ignored the kernel reaps children itself, and an init that
+/// kept it so would wait for ever for an exit status it can no longer get.
+#[test]
+fn an_inherited_ignored_sigchld_still_gives_the_command_exit_code() {
+    let emulator = emulator();
+    let name = unique("sigchld");
+    emulator.put_secret(&name, "value");
+    let reference = format!("aws-secret:{name}");
+    for launch in LAUNCHES {
+        // Without a reference the command is spawned; with one, the
+        // resolving child execs it.
+        for variables in [vec![], vec![("FROM_AWS", reference.as_str())]] {
+            let ignored = |command: &mut Command| {
+                let outcome = run(envs(command, &variables));
+                assert_eq!(outcome.stderr, "", "{launch:?} {variables:?}");
+                outcome
+            };
+
+            let mut command = with_sigchld_ignored(launch, &emulator.endpoint);
+            let outcome = ignored(command.args(shell("exit 3", &[])));
+            assert_eq!(outcome.code(), 3, "{launch:?} {variables:?}");
+
+            let mut command = with_sigchld_ignored(launch, &emulator.endpoint);
+            let outcome = ignored(command.args(["grep", "^SigIgn:", "/proc/self/status"]));
+            assert_eq!(outcome.code(), 0, "{launch:?} {variables:?}");
+            let hex = outcome.stdout.trim().trim_start_matches("SigIgn:").trim();
+            let mask = u64::from_str_radix(hex, 16).unwrap();
+            assert_eq!(
+                mask & SIGCHLD_BIT,
+                0,
+                "{launch:?} {variables:?}: the command's SIGCHLD"
+            );
         }
     }
 }

@@ -58,6 +58,7 @@ pub fn run(
     let signals = SignalSet::all();
     let foreground = spawn::holds_terminal();
     become_reaper(options.subreaper);
+    take_back_sigchld();
 
     // A terminal is handed to the command by the forked child, just before
     // its exec; posix_spawn(3) cannot do that on every C library.
@@ -127,6 +128,25 @@ fn become_reaper(subreaper: bool) {
             "not PID 1 and not a subreaper, so orphans of the command will not be reaped; \
              pass --subreaper or set AWS_INIT_SUBREAPER=1"
         );
+    }
+}
+
+/// Puts SIGCHLD back at its default when whatever exec'd aws-init left it
+/// ignored. An ignored SIGCHLD tells the kernel to reap every child itself
+/// (waitpid(2), "NOTES"), so the init would never learn how the command
+/// ended. The command gets the default too: its own waitpid calls would
+/// fail the same way, and nothing that starts an init means to pass that
+/// on.
+fn take_back_sigchld() {
+    if !signals::is_ignored(libc::SIGCHLD) {
+        return;
+    }
+    match signals::set_default(libc::SIGCHLD) {
+        Ok(()) => log::debug!("SIGCHLD was ignored; set it back to its default"),
+        Err(error) => log::warn!(
+            "SIGCHLD is ignored and cannot be set back to its default ({error}); the \
+             command's exit code may be lost"
+        ),
     }
 }
 
@@ -294,6 +314,15 @@ fn supervise(
             if !shutdown.killing() {
                 terminate_leftovers(child, group_needs_term);
             }
+        } else if !reaped.children_left && exited.is_none() {
+            // The child is gone, but not through this init's waitpid:
+            // only an ignored SIGCHLD that could not be set back does
+            // that. Waiting on would hang for ever.
+            log::error!(
+                "the command's exit status was lost; exiting with {}",
+                exit_code::FAILED
+            );
+            return Ok(exit_code::FAILED);
         } else if let Some(code) = exited {
             if !reaped.children_left && !group_alive(child) {
                 log::debug!("nothing left; exiting with {code}");

@@ -126,10 +126,6 @@ impl SignalSet {
     }
 }
 
-/// Sends `signal` to process `pid`, and never to a group: a pid of 0 or
-/// less would signal a whole group or, for -1, every process the init may
-/// signal, which on a host, in subreaper mode, is far more than the
-/// command's.
 /// Tells whether `signal` is ignored in aws-init. It asks the kernel
 /// directly: the C library refuses to answer for the signals it keeps for
 /// itself (32 and 33).
@@ -151,6 +147,20 @@ pub fn is_ignored(signal: libc::c_int) -> bool {
     rc == 0 && old[0] == libc::SIG_IGN as u64
 }
 
+/// Puts `signal` back at its default disposition in aws-init, and so in
+/// every process it starts.
+pub fn set_default(signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: SIG_DFL is a valid disposition for any catchable signal.
+    if unsafe { libc::signal(signal, libc::SIG_DFL) } == libc::SIG_ERR {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Sends `signal` to process `pid`, and never to a group: a pid of 0 or
+/// less would signal a whole group or, for -1, every process the init may
+/// signal, which on a host, in subreaper mode, is far more than the
+/// command's.
 pub fn send(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
     if pid <= 0 {
         return Err(io::Error::from_raw_os_error(libc::ESRCH));
