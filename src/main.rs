@@ -1,6 +1,13 @@
 //! aws-init: resolves AWS secret references in the environment, then runs a
 //! command under an init that forwards signals and reaps zombies.
 
+// aws-init runs as PID 1, whose panic would take the container down with
+// it: outside the tests, no code may unwrap, expect or panic.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 mod aws_error;
 mod check;
 mod cli;
