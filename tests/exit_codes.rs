@@ -178,22 +178,63 @@ fn version_prints_to_stdout_and_exits_0() {
 
 // Starting and ending, fast and often (case 13).
 
+/// How a run starts the command.
+#[derive(Clone, Copy, Debug)]
+enum Start {
+    /// No reference: the init spawns the command itself.
+    Spawned,
+    /// One reference, resolved from the emulator: a forked child resolves
+    /// it and execs the command, and tells the init through the status
+    /// pipe.
+    Forked,
+}
+
 /// Runs aws-init with `command` `runs` times over a few threads, and checks
 /// that each run exits `code` and prints `stderr`, so that an early SIGCHLD
 /// that the init misses shows up as a hang.
-fn run_many_times(launch: Launch, runs: usize, command: &[&str], code: i32, stderr: &str) {
+fn run_many_times(
+    launch: Launch,
+    start: Start,
+    runs: usize,
+    command: &[&str],
+    code: i32,
+    stderr: &str,
+) {
     const THREADS: usize = 4;
+    let (endpoint, reference) = match start {
+        Start::Spawned => (NOWHERE, None),
+        Start::Forked => {
+            let emulator = emulator();
+            let name = unique("many");
+            emulator.put_secret(&name, "value");
+            (
+                emulator.endpoint.as_str(),
+                Some(format!("aws-secret:{name}")),
+            )
+        }
+    };
+    let reference = reference.as_deref();
     thread::scope(|scope| {
         for thread in 0..THREADS {
             scope.spawn(move || {
                 for run_number in (thread..runs).step_by(THREADS) {
-                    let outcome = run(launch.command(NOWHERE).args(command));
+                    let mut aws_init = launch.command(endpoint);
+                    if let Some(reference) = reference {
+                        // Only errors, not the line saying what resolved.
+                        aws_init
+                            .env("FROM_AWS", reference)
+                            .args(["--log-level", "warn"]);
+                    }
+                    let outcome = run(aws_init.args(command));
                     assert_eq!(
                         outcome.code(),
                         code,
-                        "{launch:?} run {run_number}: {outcome:?}"
+                        "{launch:?} {start:?} run {run_number}: {outcome:?}"
                     );
-                    assert_eq!(outcome.stderr, stderr, "{launch:?} run {run_number}");
+                    assert_eq!(
+                        outcome.stderr, stderr,
+                        "{launch:?} {start:?} run {run_number}"
+                    );
                 }
             });
         }
@@ -202,24 +243,47 @@ fn run_many_times(launch: Launch, runs: usize, command: &[&str], code: i32, stde
 
 const NOT_FOUND: &str = "aws-init: error: /does/not/exist: command not found\n";
 
+// Spawning costs little, so those runs are many; each forked run also
+// fetches a secret from the emulator, which answers one request at a time.
+
 #[test]
 fn every_one_of_many_failed_execs_exits_127() {
-    run_many_times(Launch::Direct, 5_000, &["/does/not/exist"], 127, NOT_FOUND);
+    let missing = ["/does/not/exist"];
+    run_many_times(
+        Launch::Direct,
+        Start::Spawned,
+        5_000,
+        &missing,
+        127,
+        NOT_FOUND,
+    );
+    run_many_times(
+        Launch::Direct,
+        Start::Forked,
+        1_000,
+        &missing,
+        127,
+        NOT_FOUND,
+    );
 }
 
 #[test]
 fn every_one_of_many_failed_execs_exits_127_as_pid_1() {
-    run_many_times(Launch::Pid1, 300, &["/does/not/exist"], 127, NOT_FOUND);
+    let missing = ["/does/not/exist"];
+    run_many_times(Launch::Pid1, Start::Spawned, 300, &missing, 127, NOT_FOUND);
+    run_many_times(Launch::Pid1, Start::Forked, 200, &missing, 127, NOT_FOUND);
 }
 
 #[test]
 fn every_one_of_many_commands_that_exit_at_once_exits_0() {
-    run_many_times(Launch::Direct, 5_000, &["true"], 0, "");
+    run_many_times(Launch::Direct, Start::Spawned, 5_000, &["true"], 0, "");
+    run_many_times(Launch::Direct, Start::Forked, 1_000, &["true"], 0, "");
 }
 
 #[test]
 fn every_one_of_many_commands_that_exit_at_once_exits_0_as_pid_1() {
-    run_many_times(Launch::Pid1, 300, &["true"], 0, "");
+    run_many_times(Launch::Pid1, Start::Spawned, 300, &["true"], 0, "");
+    run_many_times(Launch::Pid1, Start::Forked, 200, &["true"], 0, "");
 }
 
 /// The `--flag` and `AWS_INIT_*` names in `text`, sorted and deduplicated.

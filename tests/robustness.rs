@@ -371,16 +371,27 @@ fn long_path() -> String {
         .join(":")
 }
 
-/// Between saying READY and the end of its exec, the child runs aws-init's
-/// own code with the command's signal mask. A signal forwarded then would
-/// end it, and a failed exec would come back as 128+N instead of 127. As
-/// PID 1, the flood cannot hurt aws-init before it blocks signals: the
-/// kernel drops them while their disposition is the default.
+/// Between saying READY and the end of its exec, the forked child runs
+/// aws-init's own code with the command's signal mask. A signal forwarded
+/// then would end it, and a failed exec would come back as 128+N instead
+/// of 127. Without a reference the init spawns the command and is inside
+/// posix_spawn(3) until the exec is over, so both ways are pinned. As PID
+/// 1, the flood cannot hurt aws-init before it blocks signals: the kernel
+/// drops them while their disposition is the default.
 #[test]
 fn a_signal_during_a_failing_exec_still_gives_127() {
-    for run_number in 0..5 {
+    let emulator = emulator();
+    let name = unique("exec");
+    emulator.put_secret(&name, "value");
+    let reference = format!("aws-secret:{name}");
+    for run_number in 0..10 {
         let launch = Launch::Pid1;
-        let mut command = launch.command(NOWHERE);
+        let mut command = launch.command(&emulator.endpoint);
+        if run_number % 2 == 1 {
+            command
+                .env("FROM_AWS", &reference)
+                .args(["--log-level", "warn"]);
+        }
         command.env("PATH", long_path()).arg("does-not-exist");
         let running = Running::start(launch, &mut command);
         wait_until("unshare to start aws-init", || {
