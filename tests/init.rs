@@ -118,27 +118,34 @@ fn warns_once_when_it_is_neither_pid_1_nor_a_subreaper() {
 // Shutdown.
 
 /// Traps SIGTERM and, once it comes, holds on until the test writes a line,
-/// so that aws-init can exit 0 only by waiting for the command.
+/// so that aws-init can exit 9 only by waiting for the command.
 const SLOW_STOP: &str = r#"
-trap 'kill -KILL $! 2>/dev/null; echo stopping; read -r _; echo stopped; exit 0' TERM
+trap 'kill -KILL $! 2>/dev/null; echo stopping; read -r _; echo stopped; exit 9' TERM
 sleep 1000 >/dev/null 2>&1 &
 echo ready
 wait
 "#;
 
+/// With or without a grace period, a command that finishes in time exits
+/// with its own code.
 #[test]
 fn waits_for_the_command_after_forwarding_sigterm() {
     for launch in LAUNCHES {
-        let mut running =
-            Running::start(launch, launch.command(NOWHERE).args(shell(SLOW_STOP, &[])));
-        assert_eq!(running.line(), "ready", "{launch:?}");
-        running.signal(Signal::SIGTERM);
-        assert_eq!(running.line(), "stopping", "{launch:?}");
-        running.write("go\n");
-        let (outcome, lines) = running.finish();
-        assert_eq!(lines, ["stopped"], "{launch:?}");
-        assert_eq!(outcome.code(), 0, "{launch:?}: {outcome:?}");
-        assert_eq!(outcome.stderr, "", "{launch:?}");
+        for grace in [None, Some("30s")] {
+            let mut command = launch.command(NOWHERE);
+            if let Some(grace) = grace {
+                command.args(["--grace-period", grace]);
+            }
+            let mut running = Running::start(launch, command.args(shell(SLOW_STOP, &[])));
+            assert_eq!(running.line(), "ready", "{launch:?} {grace:?}");
+            running.signal(Signal::SIGTERM);
+            assert_eq!(running.line(), "stopping", "{launch:?} {grace:?}");
+            running.write("go\n");
+            let (outcome, lines) = running.finish();
+            assert_eq!(lines, ["stopped"], "{launch:?} {grace:?}");
+            assert_eq!(outcome.code(), 9, "{launch:?} {grace:?}: {outcome:?}");
+            assert_eq!(outcome.stderr, "", "{launch:?} {grace:?}");
+        }
     }
 }
 

@@ -6,6 +6,8 @@
 mod common;
 
 use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -67,42 +69,59 @@ read -r _
 exit 5
 "#;
 
-/// Starts STUBBORN_WORKER, lets the command exit and returns the outcome
-/// and the command's process group.
-fn leave_a_stubborn_worker(launch: Launch, command: &mut Command) -> (Outcome, String) {
+/// Starts STUBBORN_WORKER, lets the command exit and returns the outcome,
+/// the command's process group, and how long aws-init took to end after
+/// the command was told to exit.
+fn leave_a_stubborn_worker(launch: Launch, command: &mut Command) -> (Outcome, String, Duration) {
     let mut running = Running::start(launch, command.args(shell(STUBBORN_WORKER, &[])));
     let lines = running.lines_in_any_order(2);
     assert_eq!(lines[1], "worker ready", "{launch:?}");
     let group = ready_pid(&lines[0]);
+    let exit_asked = Instant::now();
     running.write("exit\n");
     let (outcome, rest) = running.finish();
     assert_eq!(rest, Vec::<String>::new(), "{launch:?}");
-    (outcome, group)
+    (outcome, group, exit_asked.elapsed())
 }
+
+// Only a lower bound on the wait is pinned: the worker must get all of its
+// time. How soon after it aws-init ends is the hang guard's business.
 
 #[test]
 fn processes_left_behind_get_sigkill_when_the_grace_period_ends() {
     for launch in EVERY_LAUNCH {
         let mut command = launch.command(NOWHERE);
         command.args(["--grace-period", "300ms"]);
-        let (outcome, group) = leave_a_stubborn_worker(launch, &mut command);
+        let (outcome, group, waited) = leave_a_stubborn_worker(launch, &mut command);
         assert_eq!(outcome.code(), 5, "{launch:?}: {outcome:?}");
         assert_eq!(
             outcome.stderr,
             format!("{}{}", launch.preamble(), grace_over(&group)),
             "{launch:?}"
         );
+        assert!(
+            waited >= Duration::from_millis(300),
+            "{launch:?}: {waited:?}"
+        );
     }
 }
 
 /// Without `--grace-period`, what the command leaves gets 10 s: nothing
-/// else would ever end it. This run takes those 10 s.
+/// else would ever end it. Each run takes those 10 s, so the two run side
+/// by side.
 #[test]
 fn processes_left_behind_get_ten_seconds_without_a_grace_period() {
-    let launch = Launch::Pid1;
-    let (outcome, group) = leave_a_stubborn_worker(launch, &mut launch.command(NOWHERE));
-    assert_eq!(outcome.code(), 5, "{outcome:?}");
-    assert_eq!(outcome.stderr, grace_over(&group));
+    thread::scope(|scope| {
+        for launch in LAUNCHES {
+            scope.spawn(move || {
+                let (outcome, group, waited) =
+                    leave_a_stubborn_worker(launch, &mut launch.command(NOWHERE));
+                assert_eq!(outcome.code(), 5, "{launch:?}: {outcome:?}");
+                assert_eq!(outcome.stderr, grace_over(&group), "{launch:?}");
+                assert!(waited >= Duration::from_secs(10), "{launch:?}: {waited:?}");
+            });
+        }
+    });
 }
 
 /// A command that ignores SIGTERM, with a daemon that left its process
