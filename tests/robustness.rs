@@ -206,7 +206,7 @@ fn the_command_exit_is_seen_through_a_flood_of_sigusr1() {
     }
 }
 
-// Reaping as PID 1.
+// Reaping.
 
 /// The state letter of process `pid` from /proc/PID/stat (proc(5)), or
 /// `None` once it is gone.
@@ -253,16 +253,22 @@ exit 3
 "#;
 
 #[test]
-fn reaps_every_orphan_that_exits_together_with_the_command_as_pid_1() {
+fn reaps_every_orphan_that_exits_together_with_the_command() {
+    for launch in LAUNCHES {
+        reaps_every_orphan_that_exits_together_with_the_command_as(launch);
+    }
+}
+
+fn reaps_every_orphan_that_exits_together_with_the_command_as(launch: Launch) {
     const ORPHANS: usize = 200;
-    let mut command = Launch::Pid1.command(NOWHERE);
+    let mut command = launch.command(NOWHERE);
     command
         .args(["--log-level", "debug"])
         .args(shell(ORPHANS_ON_ONE_PIPE, &[&ORPHANS.to_string()]));
-    let mut running = Running::start(Launch::Pid1, &mut command);
+    let mut running = Running::start(launch, &mut command);
     let main = running.line();
     let mut orphans: Vec<String> = (0..ORPHANS).map(|_| running.line()).collect();
-    assert_eq!(running.line(), "ready");
+    assert_eq!(running.line(), "ready", "{launch:?}");
 
     // aws-init is stopped while they all exit, so that it finds the
     // command and every orphan dead at once, behind a single SIGCHLD; an
@@ -280,14 +286,21 @@ fn reaps_every_orphan_that_exits_together_with_the_command_as_pid_1() {
     kill(aws_init, Signal::SIGCONT).unwrap();
 
     let (outcome, lines) = running.finish();
-    assert_eq!(lines, Vec::<String>::new());
-    assert_eq!(outcome.code(), 3, "{outcome:?}");
+    assert_eq!(lines, Vec::<String>::new(), "{launch:?}");
+    assert_eq!(outcome.code(), 3, "{launch:?}: {outcome:?}");
     let stderr: Vec<&str> = outcome.stderr.lines().collect();
     let [first, middle @ .., last] = &stderr[..] else {
-        panic!("{outcome:?}");
+        panic!("{launch:?}: {outcome:?}");
     };
-    assert_eq!(*first, format!("aws-init: debug: started child {main}"));
-    assert_eq!(*last, "aws-init: debug: child exited; exiting with 3");
+    assert_eq!(
+        *first,
+        format!("aws-init: debug: started child {main}"),
+        "{launch:?}"
+    );
+    assert_eq!(
+        *last, "aws-init: debug: child exited; exiting with 3",
+        "{launch:?}"
+    );
     let mut reaped: Vec<&str> = middle
         .iter()
         .map(|line| {
@@ -297,7 +310,7 @@ fn reaps_every_orphan_that_exits_together_with_the_command_as_pid_1() {
         .collect();
     reaped.sort();
     orphans.sort();
-    assert_eq!(reaped, orphans, "{}", outcome.stderr);
+    assert_eq!(reaped, orphans, "{launch:?}: {}", outcome.stderr);
 }
 
 /// Forks a child that exits 7 at once and, once /proc shows it as a
@@ -348,16 +361,18 @@ except ChildProcessError:
 "#;
 
 #[test]
-fn leaves_a_zombie_to_its_living_parent_as_pid_1() {
-    let mut command = Launch::Pid1.command(NOWHERE);
-    command.args(["python3", "-c", KEEPS_A_ZOMBIE]);
-    let mut running = Running::start(Launch::Pid1, &mut command);
-    assert_eq!(running.line(), "ready");
-    running.write("go\n");
-    let (outcome, lines) = running.finish();
-    assert_eq!(lines, ["child: exit 7"]);
-    assert_eq!(outcome.code(), 0, "{outcome:?}");
-    assert_eq!(outcome.stderr, "");
+fn leaves_a_zombie_to_its_living_parent() {
+    for launch in LAUNCHES {
+        let mut command = launch.command(NOWHERE);
+        command.args(["python3", "-c", KEEPS_A_ZOMBIE]);
+        let mut running = Running::start(launch, &mut command);
+        assert_eq!(running.line(), "ready", "{launch:?}");
+        running.write("go\n");
+        let (outcome, lines) = running.finish();
+        assert_eq!(lines, ["child: exit 7"], "{launch:?}");
+        assert_eq!(outcome.code(), 0, "{launch:?}: {outcome:?}");
+        assert_eq!(outcome.stderr, "", "{launch:?}");
+    }
 }
 
 // Signals around the exec.
