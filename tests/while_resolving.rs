@@ -116,7 +116,8 @@ fn other_signals_while_resolving_are_dropped() {
         let silent = Silent::new();
         let dir = TempDir::new("resolving");
         let marker = dir.path().join("marker");
-        let (running, _connection) = start_resolving(launch, &[], &silent, &dir, &marker);
+        let options = ["--log-level", "debug"];
+        let (running, _connection) = start_resolving(launch, &options, &silent, &dir, &marker);
         // Pending standard signals are taken lowest number first, so
         // aws-init deals with SIGUSR1 (10) before SIGTERM (15) however the
         // two arrive: SIGUSR1 must not end the run, and SIGTERM still must.
@@ -129,7 +130,23 @@ fn other_signals_while_resolving_are_dropped() {
             "{launch:?}: {outcome:?}"
         );
         assert_eq!(lines, Vec::<String>::new(), "{launch:?}");
-        assert_eq!(outcome.stderr, "", "{launch:?}");
+        let stderr: Vec<&str> = outcome.stderr.lines().collect();
+        let [started, rest @ ..] = &stderr[..] else {
+            panic!("{launch:?}: {outcome:?}");
+        };
+        assert!(
+            started.starts_with("aws-init: debug: started child "),
+            "{launch:?}: {outcome:?}"
+        );
+        assert_eq!(
+            rest,
+            [
+                "aws-init: debug: dropped SIGUSR1: the command has not started",
+                "aws-init: debug: SIGTERM before the command started; stopping",
+                "aws-init: debug: child exited; exiting with 143",
+            ],
+            "{launch:?}"
+        );
         assert!(!marker.exists(), "{launch:?}: the command ran");
     }
 }

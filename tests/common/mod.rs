@@ -17,6 +17,7 @@ pub mod temp;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
+use std::os::fd::AsRawFd;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -448,10 +449,25 @@ impl Silent {
         Silent { listener, endpoint }
     }
 
-    /// Blocks until aws-init connects, which proves it is resolving. The
-    /// connection is returned so that it stays open.
+    /// Blocks until aws-init connects, which proves it is resolving, and
+    /// fails the test if that takes longer than [`GUARD`]: an aws-init that
+    /// ended first would otherwise leave the test waiting for ever. The
+    /// connection is returned so that it stays open; reading from it fails
+    /// after [`GUARD`] too.
     pub fn wait_for_request(&self) -> std::net::TcpStream {
-        self.listener.accept().unwrap().0
+        let mut ready = libc::pollfd {
+            fd: self.listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let timeout = GUARD.as_millis() as libc::c_int;
+        // SAFETY: one valid pollfd, and the count says so.
+        let rc = unsafe { libc::poll(&mut ready, 1, timeout) };
+        assert_eq!(rc, 1, "no request within {GUARD:?}");
+        let connection = self.listener.accept().unwrap().0;
+        // A test that reads the request must not hang on it either.
+        connection.set_read_timeout(Some(GUARD)).unwrap();
+        connection
     }
 }
 
