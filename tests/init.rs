@@ -263,37 +263,65 @@ fn read_terminal(mut master: fs::File) -> mpsc::Receiver<Vec<u8>> {
     receiver
 }
 
+/// The interactive shells the test types into: dash, and bash with no
+/// start-up files of this machine's.
+const INTERACTIVE_SHELLS: [&[&str]; 2] = [&["sh", "-i"], &["bash", "--norc", "--noprofile", "-i"]];
+
+/// Lines typed into an interactive shell, each with what only a shell
+/// that ran it prints: the terminal echoes what is typed, so no expected
+/// text appears in the line itself.
+const TYPED: [(&str, &str); 5] = [
+    // A builtin.
+    ("echo hello-$((6*7))\n", "hello-42"),
+    // A foreground job reading the terminal, in a process group the shell
+    // made for it: a shell without job control, or one whose group does
+    // not hold the foreground, gets it stopped by SIGTTIN.
+    ("head -n 1 | tr a-z A-Z\n", ""),
+    ("job-input\n", "JOB-INPUT"),
+    // A background job, named by its job number once it runs: until its
+    // exec, a job forked by an interactive shell still ignores SIGTERM.
+    ("sh -c 'echo job-$((1+1)); exec sleep 1000' &\n", "job-2"),
+    ("kill %1; wait %1; echo job-$?\n", "job-143"),
+];
+
 #[test]
 fn an_interactive_shell_on_a_terminal_runs_what_it_is_typed() {
     for launch in LAUNCHES {
-        let (running, mut input, output) = {
-            let mut command = launch.command(NOWHERE);
-            command.args(["sh", "-i"]);
-            let master = on_a_new_terminal(&mut command);
-            let running = Running::spawn(launch, &mut command);
-            // The command is dropped here, and with it the test's copies of
-            // the slave side.
-            (running, master.try_clone().unwrap(), read_terminal(master))
-        };
+        for shell in INTERACTIVE_SHELLS {
+            let (running, mut input, output) = {
+                let mut command = launch.command(NOWHERE);
+                command.args(shell);
+                let master = on_a_new_terminal(&mut command);
+                let running = Running::spawn(launch, &mut command);
+                // The command is dropped here, and with it the test's
+                // copies of the slave side.
+                (running, master.try_clone().unwrap(), read_terminal(master))
+            };
 
-        // The terminal echoes the typed line, which holds `$((6*7))`; only
-        // a shell that reads and runs it prints `hello-42`.
-        input.write_all(b"echo hello-$((6*7))\n").unwrap();
-        let mut seen = String::new();
-        while !seen.contains("hello-42") {
-            let chunk = output.recv_timeout(GUARD).unwrap_or_else(|_| {
-                panic!("{launch:?}: no hello-42 from the shell, which printed {seen:?}")
-            });
-            seen.push_str(&String::from_utf8_lossy(&chunk));
+            let mut seen = String::new();
+            for (line, wanted) in TYPED {
+                input.write_all(line.as_bytes()).unwrap();
+                while !seen.contains(wanted) {
+                    let chunk = output.recv_timeout(GUARD).unwrap_or_else(|_| {
+                        panic!("{launch:?} {shell:?}: no {wanted:?}; terminal: {seen:?}")
+                    });
+                    seen.push_str(&String::from_utf8_lossy(&chunk));
+                }
+            }
+            input.write_all(b"exit 5\n").unwrap();
+
+            let (outcome, _) = running.finish();
+            assert_eq!(
+                outcome.code(),
+                5,
+                "{launch:?} {shell:?}: {outcome:?}; terminal: {seen:?}"
+            );
+            // What bash and dash say when they cannot take the terminal.
+            assert!(
+                !seen.contains("job control") && !seen.contains("terminal process group"),
+                "{launch:?} {shell:?}: {seen:?}"
+            );
         }
-        input.write_all(b"exit 5\n").unwrap();
-
-        let (outcome, _) = running.finish();
-        assert_eq!(
-            outcome.code(),
-            5,
-            "{launch:?}: {outcome:?}; terminal: {seen:?}"
-        );
     }
 }
 
