@@ -55,11 +55,12 @@ Options:
                               [env: AWS_INIT_SECRET_JSON=NAME,NAME...]
       --timeout DURATION      give up resolving after DURATION and fail closed
                               [default: 30s] [env: AWS_INIT_TIMEOUT]
-      --grace-period DURATION after forwarding SIGTERM, SIGKILL what is left
-                              once DURATION has passed (10s, 1500ms, 2m);
-                              by default aws-init waits as long as it takes.
-                              Also how long processes left behind by COMMAND
-                              get after SIGTERM once it exits [default: 10s]
+      --grace-period DURATION DURATION after aws-init receives SIGTERM,
+                              whatever --rewrite forwards it as, SIGKILL
+                              what is left (10s, 1500ms, 2m); unset, it
+                              waits as long as it takes. Also how long
+                              processes left behind by COMMAND get after
+                              SIGTERM once it exits (unset: 10s)
                               [env: AWS_INIT_GRACE_PERIOD]
       --subreaper             adopt and reap orphaned descendants when not
                               PID 1 (PR_SET_CHILD_SUBREAPER)
@@ -83,7 +84,8 @@ Options:
 Exit codes:
   0-255  COMMAND's own exit code
   128+N  COMMAND was killed by signal N (SIGTERM: 143, SIGKILL: 137,
-         SIGINT: 130)
+         SIGINT: 130), or a stop request (TERM, INT, QUIT, HUP) ended
+         aws-init before COMMAND started
   125    aws-init failed, for example a reference did not resolve in time;
          COMMAND did not start
   126    COMMAND was found but could not be executed (no permission, or a
