@@ -225,52 +225,160 @@ fn check_shows_no_canary() {
     assert_eq!(failed, failing.count(), "{}", outcome.stdout);
 }
 
-/// Runs the planted variables with one service's endpoint at `mock`, so
-/// that the other service's canaries resolve while this one fails.
-fn fails_through(service_endpoint: &str, mock: &Mock, variable: (&str, &str)) -> Outcome {
-    let planted = Planted::new();
-    run_planted(
-        &planted,
-        &[(service_endpoint, &mock.endpoint), variable],
-        &["--log-level", "debug"],
-    )
+/// The line aws-init prints when `variable`, holding `reference`, failed
+/// with the AWS error `code` and `message`.
+fn aws_error_line(variable: &str, reference: &str, code: &str, message: &str) -> String {
+    let hint = match code {
+        "AccessDeniedException" => " (check that the IAM policy allows this call on this resource)",
+        _ => "",
+    };
+    format!("aws-init: error: {variable}: cannot resolve {reference}: {code}: {message}{hint}")
 }
 
+/// Which service a planted reference goes to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Service {
+    SecretsManager,
+    ParameterStore,
+}
+
+impl Service {
+    fn endpoint_variable(self) -> &'static str {
+        match self {
+            Service::SecretsManager => "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            Service::ParameterStore => "AWS_ENDPOINT_URL_SSM",
+        }
+    }
+
+    /// The service that `reference` is read from: the Secrets Manager
+    /// reference path goes through Parameter Store.
+    fn of(reference: &str) -> Service {
+        if reference.starts_with("aws-ssm:")
+            || reference.starts_with("aws-secret:/aws/reference/secretsmanager/")
+        {
+            Service::ParameterStore
+        } else {
+            Service::SecretsManager
+        }
+    }
+}
+
+/// AWS errors, answered by a mock in place of one service, whose bodies
+/// hold canaries outside the message. The message is printed, since it
+/// names what was denied; nothing else of the body may be.
 #[test]
-fn aws_errors_show_no_canary() {
-    let denied = Mock::new(
-        400,
-        r#"{"__type":"AccessDeniedException","message":"not authorized to perform: ssm:GetParameters"}"#,
-    );
-    let decryption = Mock::new(
-        400,
-        r#"{"__type":"DecryptionFailure","message":"the secret cannot be decrypted"}"#,
-    );
-    let kms = Mock::new(
-        400,
-        r#"{"__type":"AccessDeniedException","message":"Access to KMS is not allowed"}"#,
-    );
+fn aws_errors_show_the_code_and_message_and_no_canary() {
+    let denied_ssm = "User: arn:aws:sts::123456789012:assumed-role/app/task is not authorized to \
+                      perform: ssm:GetParameters on resource: \
+                      arn:aws:ssm:us-east-1:123456789012:parameter/app because no \
+                      identity-based policy allows the ssm:GetParameters action";
+    let kms_ssm = "The ciphertext refers to a KMS key that does not exist or that this caller \
+                   may not use. (Service: AWSKMS; Status Code: 400; Error Code: \
+                   AccessDeniedException)";
+    let disabled_key = "The KMS key of this parameter is disabled.";
+    let denied_secret = "User: arn:aws:sts::123456789012:assumed-role/app/task is not \
+                         authorized to perform: secretsmanager:GetSecretValue because no \
+                         identity-based policy allows it";
+    let decryption = "Secrets Manager cannot decrypt the protected secret text with the KMS key.";
+    let kms_secret = "Access to KMS is not allowed";
     let cases = [
         (
-            "AWS_ENDPOINT_URL_SSM",
-            &denied,
-            ("EXTRA", "aws-ssm:/denied"),
+            Service::ParameterStore,
+            "AccessDeniedException",
+            denied_ssm,
+            "aws-ssm:/denied",
         ),
         (
-            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-            &decryption,
-            ("EXTRA", "aws-secret:undecryptable"),
+            Service::ParameterStore,
+            "AccessDeniedException",
+            kms_ssm,
+            "aws-ssm:/kms-denied",
         ),
         (
-            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-            &kms,
-            ("EXTRA", "aws-secret:kms-denied"),
+            Service::ParameterStore,
+            "InvalidKeyId",
+            disabled_key,
+            "aws-ssm:/key-disabled",
+        ),
+        (
+            Service::SecretsManager,
+            "AccessDeniedException",
+            denied_secret,
+            "aws-secret:denied",
+        ),
+        (
+            Service::SecretsManager,
+            "DecryptionFailure",
+            decryption,
+            "aws-secret:undecryptable",
+        ),
+        (
+            Service::SecretsManager,
+            "AccessDeniedException",
+            kms_secret,
+            "aws-secret:kms-denied",
         ),
     ];
-    for (service_endpoint, mock, variable) in cases {
-        let outcome = fails_through(service_endpoint, mock, variable);
-        assert_eq!(outcome.code(), 125, "{}", outcome.stderr);
-        assert_eq!(outcome.stdout, "", "the command started");
+    for (service, code, message, extra) in cases {
+        // Every place a value could sit in a response carries a canary.
+        let body = format!(
+            r#"{{"__type":"{code}","message":"{message}","SecretString":"{}","Parameter":{{"Value":"{}"}},"Parameters":[{{"Value":"{}"}}]}}"#,
+            canary(),
+            canary(),
+            canary()
+        );
+        let mock = Mock::new(400, &body);
+        let planted = Planted::new();
+
+        let mut expected: Vec<String> = planted
+            .vars
+            .iter()
+            .filter(|(name, _)| !name.starts_with("AWS_INIT_"))
+            .chain([("EXTRA".to_owned(), extra.to_owned())].iter())
+            .filter(|(_, reference)| Service::of(reference) == service)
+            .map(|(name, reference)| aws_error_line(name, reference, code, message))
+            .collect();
+        let bulk = match service {
+            Service::ParameterStore => aws_error_line("--ssm-path", &planted.path, code, message),
+            Service::SecretsManager => {
+                aws_error_line("--secret-json", &planted.json_secret, code, message)
+            }
+        };
+        expected.push(bulk);
+        expected.sort();
+
+        for level in ["error", "debug"] {
+            let outcome = run_planted(
+                &planted,
+                &[
+                    (service.endpoint_variable(), &mock.endpoint),
+                    ("EXTRA", extra),
+                ],
+                &["--log-level", level],
+            );
+            assert_eq!(outcome.code(), 125, "{}", outcome.stderr);
+            assert_eq!(outcome.stdout, "", "the command started");
+            let mut errors: Vec<&str> = outcome
+                .stderr
+                .lines()
+                .filter(|line| line.starts_with("aws-init: error: "))
+                .collect();
+            let summary = format!(
+                "aws-init: error: {} reference(s) failed to resolve; the command was not started",
+                expected.len()
+            );
+            assert_eq!(errors.pop(), Some(summary.as_str()), "{}", outcome.stderr);
+            errors.sort();
+            assert_eq!(errors, expected, "{service:?} {code}");
+            if level == "error" {
+                assert_eq!(
+                    outcome.stderr.lines().count(),
+                    expected.len() + 1,
+                    "{}",
+                    outcome.stderr
+                );
+            }
+        }
     }
 }
 
