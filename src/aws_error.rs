@@ -1,10 +1,13 @@
-//! Describes a failed AWS call in one line, without quoting the response.
+//! Describes a failed AWS call in one line, quoting nothing of the response
+//! but the service's error code and message.
 //!
 //! The SDK's `DisplayErrorContext` and `Debug` of an error carry the raw
 //! HTTP response, body included, and for GetSecretValue or GetParameter
 //! that body holds the secret. So only the AWS error code and message, or
 //! the kind of failure, are ever shown, and the source chain is followed
-//! only for failures that happen before any response exists.
+//! only for failures that happen before any response exists. The message
+//! is kept because it is what names the denied action (`kms:Decrypt` or
+//! `ssm:GetParameters`), and AWS puts no secret value in one.
 
 use std::error::Error;
 use std::fmt;
@@ -28,7 +31,8 @@ impl fmt::Display for Described {
     }
 }
 
-/// Describes `error` without any part of a response body.
+/// Describes `error` by its AWS error code and message, or by the kind of
+/// failure, without any other part of a response body.
 pub fn describe<E>(error: &SdkError<E, HttpResponse>) -> Described
 where
     E: ProvideErrorMetadata + Error + 'static,

@@ -38,9 +38,12 @@ pub fn run(options: &Options, offline: bool) -> u8 {
         plan.report(Some(&fetched), &region)
     };
 
+    // A line names references from the environment, and may quote an AWS
+    // error message, which the response controls: escaping keeps each one
+    // on a line of its own, as in the log.
     let mut out = std::io::stdout().lock();
     for line in &lines {
-        let _ = writeln!(out, "{}", line.text);
+        let _ = writeln!(out, "{}", log::escape(&line.text));
     }
     let failed = lines.iter().filter(|line| !line.ok).count();
     if failed > 0 {

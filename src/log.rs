@@ -59,16 +59,22 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
     // Names and references come from the environment and may hold a
     // newline; escaping control characters keeps one event on one line, so
     // no value can forge a line of its own.
-    let mut line = format!("aws-init: {tag}");
-    for c in args.to_string().chars() {
+    let line = format!("aws-init: {tag}{}\n", escape(&args.to_string()));
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// Escapes the control characters in `text`, newlines included, so that
+/// it prints as one line whatever it holds.
+pub fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
         if c.is_control() {
-            line.extend(c.escape_default());
+            escaped.extend(c.escape_default());
         } else {
-            line.push(c);
+            escaped.push(c);
         }
     }
-    line.push('\n');
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    escaped
 }
 
 macro_rules! error {

@@ -243,32 +243,4 @@ mod arena {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn debug_output_hides_the_value() {
-        let secret = Secret::new(b"hunter2-canary".to_vec());
-        assert_eq!(format!("{secret:?}"), "Secret([redacted, 14 bytes])");
-        let locked = Locked::concat(&[b"NAME=", b"hunter2-canary"]);
-        assert_eq!(format!("{locked:?}"), "Locked([redacted, 19 bytes])");
-    }
-
-    #[test]
-    fn concat_joins_the_parts() {
-        let locked = Locked::concat(&[b"NAME", b"=", b"value", b"\0"]);
-        assert_eq!(locked.as_slice(), b"NAME=value\0");
-        assert_eq!(locked.len(), 11);
-        assert_eq!(Locked::concat(&[]).as_slice(), b"");
-        let plain = Locked::concat_plain(&[b"PATH", b"=", b"/bin", b"\0"]);
-        assert_eq!(plain.as_slice(), b"PATH=/bin\0");
-    }
-
-    #[test]
-    fn a_value_larger_than_a_chunk_survives() {
-        let value: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
-        let secret = Secret::new(value.clone());
-        assert_eq!(secret.expose(), &value[..]);
-        assert_eq!(Secret::from_slice(&value).expose(), &value[..]);
-    }
-}
+mod tests;

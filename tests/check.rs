@@ -5,6 +5,7 @@
 mod common;
 
 use common::checks::*;
+use common::mock::Mock;
 use common::temp::TempDir;
 use common::*;
 
@@ -140,4 +141,26 @@ fn offline_needs_check() {
         "aws-init: error: --offline goes with --check\n"
     );
     assert_eq!(outcome.stdout, "");
+}
+
+/// An AWS error message comes from the response, and a line break in it
+/// must not start a line of the check's own.
+#[test]
+fn check_keeps_an_aws_error_message_on_its_line() {
+    let mock = Mock::new(
+        400,
+        r#"{"__type":"AccessDeniedException","message":"denied\nFORGED: Secrets Manager: ok"}"#,
+    );
+    let outcome = run(aws_init_at(&mock.endpoint)
+        .env("TOKEN", "aws-secret:app/token")
+        .arg("--check"));
+    assert_eq!(outcome.code(), 1, "{}", outcome.stderr);
+    assert_eq!(
+        outcome.stdout,
+        format!(
+            "TOKEN: Secrets Manager, {REGION}, app/token, stage AWSCURRENT: failed: \
+             AccessDeniedException: denied\\nFORGED: Secrets Manager: ok (check that the IAM \
+             policy allows this call on this resource)\n"
+        )
+    );
 }

@@ -151,24 +151,36 @@ fn other_signals_while_resolving_are_dropped() {
     }
 }
 
-/// The control for the core check above: the command itself, exec'd from
-/// the undumpable child, can dump core again, so an empty directory there
-/// means no core was written rather than that none could be seen.
+/// The control for the core check above: the command, exec'd from the
+/// undumpable resolving child, can dump core again, so an empty directory
+/// there means no core was written rather than that none could be seen.
+/// The command has a reference to resolve: without one, aws-init starts it
+/// with posix_spawn and no undumpable process comes between.
 #[test]
 fn the_command_itself_may_dump_core() {
     if !cores_land_in_the_working_directory() {
         eprintln!("skipped: core_pattern does not write into the working directory");
         return;
     }
+    let name = unique("core");
+    emulator().put_secret(&name, "core-value");
     for launch in LAUNCHES {
         let dir = TempDir::new("core");
-        let mut command = launch.command(NOWHERE);
+        let mut command = launch.command(&emulator().endpoint);
         command
+            .env("X", format!("aws-secret:{name}"))
             .args(shell("kill -QUIT $$", &[]))
             .current_dir(dir.path());
         allow_core_dumps(&mut command);
         let outcome = run(&mut command);
         assert_eq!(outcome.code(), 131, "{launch:?}: {outcome:?}");
+        assert!(
+            outcome
+                .stderr
+                .starts_with("aws-init: resolved 1 variable(s) in "),
+            "{launch:?}: {}",
+            outcome.stderr
+        );
         assert_eq!(dir.entries().len(), 1, "{launch:?}: no core file");
     }
 }

@@ -9,6 +9,7 @@
 // Each test binary uses a different part of the harness.
 #![allow(dead_code)]
 
+pub mod canary;
 pub mod checks;
 pub mod launch;
 pub mod mock;
