@@ -120,6 +120,11 @@ pub enum ReferenceError {
     )]
     EcsTooManyFields,
     #[error(
+        "a version stage or id cannot hold `&`, which `?version-stage=` and `?version-id=` \
+         could not carry"
+    )]
+    AmpersandInVersion,
+    #[error(
         "`{0}` is neither a version number nor a label (letters, digits, `.`, `-` and `_`, \
          not starting with a digit)"
     )]
@@ -252,6 +257,13 @@ fn parse_secret(text: &str) -> Result<Reference, ReferenceError> {
                 stage: field(1),
                 id: field(2),
             };
+            // The API sets no character set for stages and ids, but `&`
+            // joins the options of the other way to write a version, so a
+            // field holding one could not be written there.
+            let fields = [&version.stage, &version.id];
+            if fields.into_iter().flatten().any(|field| field.contains('&')) {
+                return Err(ReferenceError::AmpersandInVersion);
+            }
             if version != SecretVersion::default() && missing != Missing::Fail {
                 return Err(ReferenceError::VersionAndStandIn);
             }
@@ -311,6 +323,10 @@ fn parse_parameter(text: &str) -> Result<Reference, ReferenceError> {
         });
     }
 
+    // The same secret named with `aws-secret:` takes no selector either.
+    if target.starts_with(SECRETS_MANAGER_PATH) && target.contains(':') {
+        return Err(ReferenceError::SelectorOnReferencePath);
+    }
     check_parameter_name(target)?;
     check_stand_in(target, &missing)?;
     Ok(Reference {
@@ -558,5 +574,7 @@ fn partition_of(region: &str) -> &'static str {
         .map_or("aws", |(_, partition)| partition)
 }
 
+#[cfg(test)]
+mod roundtrip;
 #[cfg(test)]
 mod tests;
