@@ -20,6 +20,8 @@
 //!
 //! Anything else is not a reference and passes through untouched.
 
+use std::borrow::Cow;
+
 use thiserror::Error;
 
 mod options;
@@ -153,6 +155,21 @@ pub enum ReferenceError {
     },
 }
 
+impl ReferenceError {
+    /// What an error about `raw` may show of it. A near miss of a scheme is
+    /// not a reference but a value of the user's own, which may well be a
+    /// secret: only its scheme-like prefix is shown. Of a reference, every
+    /// option value but a version is hidden, as [`shown`] does.
+    pub fn shown<'a>(&self, raw: &'a str) -> Cow<'a, str> {
+        match self {
+            ReferenceError::MisspeltScheme { found, .. } => {
+                Cow::Owned(format!("{found}{}", options::REDACTED))
+            }
+            _ => shown(raw),
+        }
+    }
+}
+
 /// Parses `value`, returning `None` when it is not a reference at all.
 pub fn parse(value: &str, bare_arns: bool) -> Result<Option<Reference>, ReferenceError> {
     if let Some(rest) = value.strip_prefix(SECRET_SCHEME) {
@@ -186,6 +203,8 @@ pub fn check_not_utf8(value: &[u8], bare_arns: bool) -> Result<Option<Reference>
     let text = String::from_utf8_lossy(value);
     match parse(&text, bare_arns) {
         Ok(None) => Ok(None),
+        // Not a reference at all, but a value that must not pass as one.
+        Err(error @ ReferenceError::MisspeltScheme { .. }) => Err(error),
         _ => Err(ReferenceError::NotUtf8),
     }
 }

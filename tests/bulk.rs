@@ -177,7 +177,7 @@ fn a_bulk_source_that_cannot_be_read_fails_closed() {
             failure(
                 "--ssm-path",
                 "relative/path",
-                "invalid value: a path starts with `/`, like /app/prod",
+                "invalid value: a path starts with `/` and holds no `:` or `?`, like /app/prod",
             ),
             failure(
                 "--secret-json",
@@ -246,5 +246,44 @@ fn a_source_given_twice_is_loaded_once() {
     assert_eq!(
         seen.get(b"PASS".as_slice()).map(Vec::as_slice),
         Some(b"twice-pass".as_slice())
+    );
+}
+
+#[test]
+fn a_default_given_to_a_bulk_source_is_never_shown() {
+    let args = [
+        "--secret-json",
+        "app?default=hunter2-canary",
+        "--ssm-path",
+        "/app?default=hunter2-canary",
+    ];
+    let path = "invalid value: a path starts with `/` and holds no `:` or `?`, like /app/prod";
+    let secret = "invalid value: expected a secret's name or ARN, with ?version-stage= or \
+                  ?version-id= at most";
+
+    let outcome = run(with_env(&[]).args(args).arg("true"));
+    assert_eq!(outcome.code(), 125, "{}", outcome.stderr);
+    assert_eq!(outcome.stdout, "");
+    assert_eq!(
+        outcome.stderr,
+        format!(
+            "{ERROR}--ssm-path: cannot resolve /app?default=<redacted>: {path}\n\
+             {ERROR}--secret-json: cannot resolve app?default=<redacted>: {secret}\n\
+             {ERROR}2 reference(s) failed to resolve; the command was not started\n"
+        )
+    );
+
+    let outcome = run(with_env(&[]).args(args).arg("--check"));
+    assert_eq!(outcome.code(), 1, "{}", outcome.stderr);
+    assert_eq!(
+        outcome.stdout,
+        format!(
+            "--secret-json: app?default=<redacted>: {secret}\n\
+             --ssm-path: /app?default=<redacted>: {path}\n"
+        )
+    );
+    assert_eq!(
+        outcome.stderr,
+        "aws-init: error: 2 of 2 reference(s) failed the check\n"
     );
 }

@@ -76,7 +76,7 @@ fn check_fails_when_one_reference_does_not_resolve() {
     assert!(lines[0].ends_with(NOT_FOUND_HINT), "{}", outcome.stdout);
     assert_eq!(
         lines[1],
-        "MISSPELT: aws-secrets:app/db: invalid reference: `aws-secrets:` looks like a misspelt \
+        "MISSPELT: aws-secrets:<redacted>: invalid reference: `aws-secrets:` looks like a misspelt \
          `aws-secret:`; fix the scheme, or name the variable in --literal to pass the value on \
          as it is"
     );

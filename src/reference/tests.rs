@@ -553,3 +553,21 @@ fn optional_and_default_on_every_form() {
     );
     assert_eq!(missing("aws-secret:app"), Missing::Fail);
 }
+
+#[test]
+fn an_error_shows_only_the_prefix_of_a_value_that_looks_misspelt() {
+    let value = "aws-s3:SuperSecretValue123";
+    let error = parse(value, true).unwrap_err();
+    assert_eq!(error.shown(value), "aws-s3:<redacted>");
+    assert_eq!(
+        check_not_utf8(b"aws-s3:Super\xffSecret", true),
+        Err(ReferenceError::MisspeltScheme {
+            found: "aws-s3:".to_owned(),
+            expected: PARAMETER_SCHEME,
+        })
+    );
+    // A reference is shown, with its default hidden.
+    let value = "aws-ssm:/x:3a?default=hunter2";
+    let error = parse(value, true).unwrap_err();
+    assert_eq!(error.shown(value), "aws-ssm:/x:3a?default=<redacted>");
+}

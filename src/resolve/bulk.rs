@@ -19,7 +19,8 @@ use crate::secret::Secret;
 pub enum Bulk {
     /// `--ssm-path`: the path, without a trailing `/`, or `/` for all.
     Path(String),
-    /// `--secret-json`: the secret as given, and what to fetch.
+    /// `--secret-json`: the secret as given, as [`reference::shown`] shows
+    /// it, and what to fetch.
     SecretJson { given: String, key: FetchKey },
 }
 
@@ -30,7 +31,7 @@ impl Bulk {
             return Err(bad(
                 "--ssm-path",
                 path,
-                "a path starts with `/`, like /app/prod",
+                "a path starts with `/` and holds no `:` or `?`, like /app/prod",
             ));
         }
         let trimmed = path.trim_end_matches('/');
@@ -51,7 +52,7 @@ impl Bulk {
                     && matches!(parsed.source, Source::Secret { .. }) =>
             {
                 Ok(Bulk::SecretJson {
-                    given: given.to_owned(),
+                    given: reference::shown(given).into_owned(),
                     key: FetchKey {
                         source: parsed.source,
                         region: parsed.region,
@@ -108,7 +109,8 @@ impl Bulk {
 fn bad(option: &str, given: &str, why: &'static str) -> Failure {
     Failure {
         variable: option.to_owned(),
-        reference: given.to_owned(),
+        // What was given may hold a `?default=`, which is a secret.
+        reference: reference::shown(given).into_owned(),
         error: ResolveError::BadBulk(why),
     }
 }
@@ -255,6 +257,19 @@ mod tests {
         assert!(matches!(Bulk::path("/"), Ok(Bulk::Path(path)) if path == "/"));
         assert!(Bulk::path("app/prod").is_err());
         assert!(Bulk::path("/app:1").is_err());
+    }
+
+    #[test]
+    fn a_default_in_a_bad_source_is_hidden() {
+        let shown = |result: Result<Bulk, Failure>| result.err().map(|failure| failure.reference);
+        assert_eq!(
+            shown(Bulk::path("/app?default=hunter2")).as_deref(),
+            Some("/app?default=<redacted>")
+        );
+        assert_eq!(
+            shown(Bulk::secret_json("app?default=hunter2")).as_deref(),
+            Some("app?default=<redacted>")
+        );
     }
 
     #[test]

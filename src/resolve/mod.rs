@@ -229,7 +229,7 @@ pub fn plan(env: Vec<(OsString, OsString)>, options: &Options) -> Plan {
             }),
             Err(error) => failures.push(Failure {
                 variable: name.to_string_lossy().into_owned(),
-                reference: shown(),
+                reference: error.shown(&value.to_string_lossy()).into_owned(),
                 error: error.into(),
             }),
         }
