@@ -287,3 +287,25 @@ fn a_default_given_to_a_bulk_source_is_never_shown() {
         "aws-init: error: 2 of 2 reference(s) failed the check\n"
     );
 }
+
+#[test]
+fn a_key_given_twice_in_a_json_secret_fails_closed() {
+    let name = unique("bulk-repeated");
+    emulator().put_secret(
+        &name,
+        r#"{"user":"twice-canary-1","pass":"twice-canary-2","user":"twice-canary-3"}"#,
+    );
+    assert_fails_closed(
+        || {
+            let mut command = with_env(&[]);
+            command.args(["--secret-json", &name]);
+            command
+        },
+        &[failure(
+            "--secret-json",
+            &name,
+            "the JSON object has the key `user` more than once; keep one",
+        )],
+        &["twice-canary"],
+    );
+}
