@@ -280,7 +280,11 @@ fn parse_secret(text: &str) -> Result<Reference, ReferenceError> {
             // joins the options of the other way to write a version, so a
             // field holding one could not be written there.
             let fields = [&version.stage, &version.id];
-            if fields.into_iter().flatten().any(|field| field.contains('&')) {
+            if fields
+                .into_iter()
+                .flatten()
+                .any(|field| field.contains('&'))
+            {
                 return Err(ReferenceError::AmpersandInVersion);
             }
             if version != SecretVersion::default() && missing != Missing::Fail {

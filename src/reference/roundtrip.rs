@@ -455,7 +455,11 @@ fn forms(text: &str, reference: &Reference) -> Vec<Form> {
         Missing::Unset => forms.push(Form::Optional),
         Missing::Default(_) => {
             forms.push(Form::Default);
-            if text.split('#').next().is_some_and(|text| text.contains('%')) {
+            if text
+                .split('#')
+                .next()
+                .is_some_and(|text| text.contains('%'))
+            {
                 forms.push(Form::EscapedDefault);
             }
         }
