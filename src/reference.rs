@@ -2,17 +2,19 @@
 //!
 //! A value is a reference only when the whole value has one of these forms:
 //!
-//! - `aws-secret:NAME_OR_ARN[?version-stage=STAGE|?version-id=ID][#KEY]`:
-//!   Secrets Manager;
-//! - `aws-secret:/aws/reference/secretsmanager/NAME[#KEY]`: the same secret
-//!   read through Parameter Store;
-//! - `aws-ssm:NAME_OR_ARN[:VERSION|:LABEL][#KEY]`: Parameter Store;
-//! - a bare Secrets Manager secret ARN, in the ECS long form too
-//!   (`...:secret:NAME:JSON_KEY:VERSION_STAGE:VERSION_ID`, trailing fields
-//!   optional), or a bare Parameter Store parameter ARN, unless bare ARNs
-//!   are switched off.
+//! - `aws-secret:NAME_OR_ARN[?OPTIONS][#KEY]`: Secrets Manager;
+//! - `aws-secret:/aws/reference/secretsmanager/NAME[?OPTIONS][#KEY]`: the
+//!   same secret read through Parameter Store;
+//! - `aws-ssm:NAME_OR_ARN[:VERSION|:LABEL][?OPTIONS][#KEY]`: Parameter
+//!   Store;
+//! - a bare Secrets Manager secret ARN with the same `?OPTIONS` and `#KEY`,
+//!   or in the ECS long form (`...:secret:NAME:JSON_KEY:VERSION_STAGE:
+//!   VERSION_ID`, trailing fields optional), or a bare Parameter Store
+//!   parameter ARN as after `aws-ssm:`, unless bare ARNs are switched off.
 //!
-//! A `KEY` that starts with `/` is a JSON pointer.
+//! OPTIONS join with `&`: `version-stage=` and `version-id=` for secrets,
+//! and `optional` or `default=` for a reference that names no version or
+//! label. A `KEY` that starts with `/` is a JSON pointer.
 //!
 //! A value that starts with a near miss of a scheme (`aws-secrets:`,
 //! `AWS-SSM:`) is an error, not a literal: passed on, it would start the
