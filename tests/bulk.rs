@@ -386,3 +386,25 @@ fn a_key_given_twice_in_a_json_secret_fails_closed() {
         &["twice-canary"],
     );
 }
+
+#[test]
+fn a_json_secret_is_loaded_by_arn_and_by_version() {
+    let emulator = emulator();
+    let name = unique("bulk-versions");
+    let arn = emulator.put_secret(&name, r#"{"old-key":"json-previous"}"#);
+    emulator.put_secret_version(&name, r#"{"new-key":"json-current"}"#, &[]);
+    let other = unique("bulk-versions-ecs");
+    let (other_arn, first) = emulator.put_secret_versioned(&other, r#"{"first":"json-first"}"#);
+    emulator.put_secret_version(&other, r#"{"second":"json-second"}"#, &[]);
+    let mut command = with_env(&[]);
+    command.args(["--secret-json", &format!("{arn}?version-stage=AWSPREVIOUS")]);
+    command.args(["--secret-json", &format!("{other_arn}:::{first}")]);
+    let (outcome, seen) = environment_seen(&mut command);
+    assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
+    let get = |name: &str| seen.get(name.as_bytes()).map(|value| value.as_slice());
+    assert_eq!(get("OLD_KEY"), Some(b"json-previous".as_slice()));
+    assert_eq!(get("NEW_KEY"), None);
+    assert_eq!(get("FIRST"), Some(b"json-first".as_slice()));
+    assert_eq!(get("SECOND"), None);
+    assert_no_secret(&outcome.stderr, &["json-"]);
+}
