@@ -455,11 +455,15 @@ fn forms(text: &str, reference: &Reference) -> Vec<Form> {
         Missing::Unset => forms.push(Form::Optional),
         Missing::Default(_) => {
             forms.push(Form::Default);
-            if text
-                .split('#')
-                .next()
-                .is_some_and(|text| text.contains('%'))
-            {
+            let options = text.split('#').next().and_then(|text| text.split_once('?'));
+            let escaped = options.is_some_and(|(_, options)| {
+                options.split('&').any(|option| {
+                    option
+                        .strip_prefix("default=")
+                        .is_some_and(|value| value.contains('%'))
+                })
+            });
+            if escaped {
                 forms.push(Form::EscapedDefault);
             }
         }
