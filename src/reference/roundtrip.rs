@@ -64,7 +64,7 @@ impl Random {
 
     /// True once in `times` on average.
     fn one_in(&mut self, times: u64) -> bool {
-        self.next() % times == 0
+        self.next().is_multiple_of(times)
     }
 
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
@@ -354,8 +354,9 @@ enum Form {
     SecretName,
     SecretArn,
     BareSecretArn,
-    EcsLongForm,
-    PrefixedEcsLongForm,
+    /// The ECS long form, bare and after `aws-secret:`.
+    Ecs,
+    PrefixedEcs,
     VersionStage,
     VersionId,
     ReferencePath,
@@ -375,8 +376,8 @@ const EVERY_FORM: &[Form] = &[
     Form::SecretName,
     Form::SecretArn,
     Form::BareSecretArn,
-    Form::EcsLongForm,
-    Form::PrefixedEcsLongForm,
+    Form::Ecs,
+    Form::PrefixedEcs,
     Form::VersionStage,
     Form::VersionId,
     Form::ReferencePath,
@@ -406,9 +407,9 @@ fn forms(text: &str, reference: &Reference) -> Vec<Form> {
             let after = text.find(id.as_str()).map(|at| &text[at + id.len()..]);
             if id.starts_with("arn:") && after.is_some_and(|after| after.starts_with(':')) {
                 forms.push(if prefixed {
-                    Form::PrefixedEcsLongForm
+                    Form::PrefixedEcs
                 } else {
-                    Form::EcsLongForm
+                    Form::Ecs
                 });
             }
             if version.stage.is_some() {
