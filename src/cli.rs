@@ -28,11 +28,15 @@ A variable whose whole value is a reference is replaced by what it names:
                                     the same secret, through Parameter Store
   aws-ssm:NAME_OR_ARN[:VERSION|:LABEL][?OPTIONS][#KEY]
                                     Parameter Store (SecureString decrypted)
-  arn:...:secretsmanager:...:secret:NAME[:JSON_KEY:VERSION_STAGE:VERSION_ID]
-  arn:...:ssm:...:parameter/NAME    bare ARNs, unless --no-bare-arns
+  arn:...:secretsmanager:...:secret:NAME[?OPTIONS][#KEY]
+  arn:...:secretsmanager:...:secret:NAME:JSON_KEY:VERSION_STAGE:VERSION_ID
+                                    (the ECS form; trailing fields may be
+                                    empty or left out)
+  arn:...:ssm:...:parameter/NAME[:VERSION|:LABEL][?OPTIONS][#KEY]
+                                    bare ARNs, unless --no-bare-arns
 OPTIONS, joined by &: version-stage=STAGE, version-id=ID (secrets only),
 optional (unset when it does not exist) or default=VALUE (percent-encoded);
-optional and default do not go with a version or a label.
+optional and default do not go with a version or a label, in any form.
 #KEY picks a top-level key of a JSON object; #/a/0 is a JSON pointer.
 Every other value passes through unchanged. References are resolved once,
 before COMMAND starts; if any fails, COMMAND does not start.

@@ -2,23 +2,27 @@
 //!
 //! A value is a reference only when the whole value has one of these forms:
 //!
-//! - `aws-secret:NAME_OR_ARN[?version-stage=STAGE|?version-id=ID][#KEY]`:
-//!   Secrets Manager;
-//! - `aws-secret:/aws/reference/secretsmanager/NAME[#KEY]`: the same secret
-//!   read through Parameter Store;
-//! - `aws-ssm:NAME_OR_ARN[:VERSION|:LABEL][#KEY]`: Parameter Store;
-//! - a bare Secrets Manager secret ARN, in the ECS long form too
-//!   (`...:secret:NAME:JSON_KEY:VERSION_STAGE:VERSION_ID`, trailing fields
-//!   optional), or a bare Parameter Store parameter ARN, unless bare ARNs
-//!   are switched off.
+//! - `aws-secret:NAME_OR_ARN[?OPTIONS][#KEY]`: Secrets Manager;
+//! - `aws-secret:/aws/reference/secretsmanager/NAME[?OPTIONS][#KEY]`: the
+//!   same secret read through Parameter Store;
+//! - `aws-ssm:NAME_OR_ARN[:VERSION|:LABEL][?OPTIONS][#KEY]`: Parameter
+//!   Store;
+//! - a bare Secrets Manager secret ARN with the same `?OPTIONS` and `#KEY`,
+//!   or in the ECS long form (`...:secret:NAME:JSON_KEY:VERSION_STAGE:
+//!   VERSION_ID`, trailing fields optional), or a bare Parameter Store
+//!   parameter ARN as after `aws-ssm:`, unless bare ARNs are switched off.
 //!
-//! A `KEY` that starts with `/` is a JSON pointer.
+//! OPTIONS join with `&`: `version-stage=` and `version-id=` for secrets,
+//! and `optional` or `default=` for a reference that names no version or
+//! label. A `KEY` that starts with `/` is a JSON pointer.
 //!
 //! A value that starts with a near miss of a scheme (`aws-secrets:`,
 //! `AWS-SSM:`) is an error, not a literal: passed on, it would start the
 //! command with the reference text in place of the secret.
 //!
 //! Anything else is not a reference and passes through untouched.
+
+use std::borrow::Cow;
 
 use thiserror::Error;
 
@@ -120,6 +124,11 @@ pub enum ReferenceError {
     )]
     EcsTooManyFields,
     #[error(
+        "a version stage or id cannot hold `&`, which `?version-stage=` and `?version-id=` \
+         could not carry"
+    )]
+    AmpersandInVersion,
+    #[error(
         "`{0}` is neither a version number nor a label (letters, digits, `.`, `-` and `_`, \
          not starting with a digit)"
     )]
@@ -146,6 +155,21 @@ pub enum ReferenceError {
         found: String,
         expected: &'static str,
     },
+}
+
+impl ReferenceError {
+    /// What an error about `raw` may show of it. A near miss of a scheme is
+    /// not a reference but a value of the user's own, which may well be a
+    /// secret: only its scheme-like prefix is shown. Of a reference, every
+    /// option value but a version is hidden, as [`shown`] does.
+    pub fn shown<'a>(&self, raw: &'a str) -> Cow<'a, str> {
+        match self {
+            ReferenceError::MisspeltScheme { found, .. } => {
+                Cow::Owned(format!("{found}{}", options::REDACTED))
+            }
+            _ => shown(raw),
+        }
+    }
 }
 
 /// Parses `value`, returning `None` when it is not a reference at all.
@@ -181,6 +205,8 @@ pub fn check_not_utf8(value: &[u8], bare_arns: bool) -> Result<Option<Reference>
     let text = String::from_utf8_lossy(value);
     match parse(&text, bare_arns) {
         Ok(None) => Ok(None),
+        // Not a reference at all, but a value that must not pass as one.
+        Err(error @ ReferenceError::MisspeltScheme { .. }) => Err(error),
         _ => Err(ReferenceError::NotUtf8),
     }
 }
@@ -252,6 +278,17 @@ fn parse_secret(text: &str) -> Result<Reference, ReferenceError> {
                 stage: field(1),
                 id: field(2),
             };
+            // The API sets no character set for stages and ids, but `&`
+            // joins the options of the other way to write a version, so a
+            // field holding one could not be written there.
+            let fields = [&version.stage, &version.id];
+            if fields
+                .into_iter()
+                .flatten()
+                .any(|field| field.contains('&'))
+            {
+                return Err(ReferenceError::AmpersandInVersion);
+            }
             if version != SecretVersion::default() && missing != Missing::Fail {
                 return Err(ReferenceError::VersionAndStandIn);
             }
@@ -311,6 +348,10 @@ fn parse_parameter(text: &str) -> Result<Reference, ReferenceError> {
         });
     }
 
+    // The same secret named with `aws-secret:` takes no selector either.
+    if target.starts_with(SECRETS_MANAGER_PATH) && target.contains(':') {
+        return Err(ReferenceError::SelectorOnReferencePath);
+    }
     check_parameter_name(target)?;
     check_stand_in(target, &missing)?;
     Ok(Reference {
@@ -558,5 +599,7 @@ fn partition_of(region: &str) -> &'static str {
         .map_or("aws", |(_, partition)| partition)
 }
 
+#[cfg(test)]
+mod roundtrip;
 #[cfg(test)]
 mod tests;

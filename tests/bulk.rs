@@ -177,7 +177,7 @@ fn a_bulk_source_that_cannot_be_read_fails_closed() {
             failure(
                 "--ssm-path",
                 "relative/path",
-                "invalid value: a path starts with `/`, like /app/prod",
+                "invalid value: a path starts with `/` and holds no `:` or `?`, like /app/prod",
             ),
             failure(
                 "--secret-json",
@@ -191,21 +191,98 @@ fn a_bulk_source_that_cannot_be_read_fails_closed() {
 }
 
 #[test]
-fn check_lists_every_loaded_variable() {
+fn check_describes_every_loaded_variable_as_it_describes_a_reference() {
+    let emulator = emulator();
     let root = format!("/{}", unique("bulk-check"));
-    put_tree(&root, &[("db/user", "check-user")]);
-    let outcome = run(with_env(&[]).args(["--check", "--ssm-path", &root]));
+    put_tree(&root, &[("db/user", "check-canary-1")]);
+    let name = unique("bulk-check");
+    emulator.put_secret(&name, r#"{"api.key":"check-canary-2"}"#);
+    let pending = unique("bulk-check-pending");
+    let arn = emulator.put_secret(&pending, r#"{"old":"check-canary-3"}"#);
+    emulator.put_secret_version(&pending, r#"{"new-key":"check-canary-4"}"#, &["AWSPENDING"]);
+    let versioned = format!("{arn}?version-stage=AWSPENDING");
+    let args = [
+        "--check",
+        "--ssm-path",
+        &root,
+        "--secret-json",
+        &name,
+        "--secret-json",
+        &versioned,
+    ];
+
+    let outcome = run(with_env(&[]).args(args));
     assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
     assert_eq!(
         outcome.stdout,
-        format!("DB_USER: --ssm-path {root} ({root}/db/user): ok\n")
+        format!(
+            "API_KEY: Secrets Manager, {REGION}, {name}, stage AWSCURRENT, key api.key \
+             (--secret-json {name}): ok\n\
+             DB_USER: Parameter Store, {REGION}, {root}/db/user, latest version \
+             (--ssm-path {root}): ok\n\
+             NEW_KEY: Secrets Manager, {REGION}, {arn}, stage AWSPENDING, key new-key \
+             (--secret-json {versioned}): ok\n"
+        )
     );
-    let outcome = run(aws_init_at(NOWHERE).args(["--check", "--offline", "--ssm-path", &root]));
+    assert_eq!(
+        outcome.stderr,
+        "aws-init: all 3 reference(s) passed the check\n"
+    );
+    assert_no_secret(&outcome.stdout, &["check-canary"]);
+
+    let outcome = run(aws_init_at(NOWHERE).args(args).arg("--offline"));
     assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
     assert_eq!(
         outcome.stdout,
-        format!("--ssm-path {root}: Parameter Store, {REGION}, every parameter under it: valid\n")
+        format!(
+            "--secret-json {versioned}: Secrets Manager, {REGION}, {arn}, stage AWSPENDING, \
+             every top-level key: valid\n\
+             --secret-json {name}: Secrets Manager, {REGION}, {name}, stage AWSCURRENT, every \
+             top-level key: valid\n\
+             --ssm-path {root}: Parameter Store, {REGION}, every parameter under {root}, latest \
+             version: valid\n"
+        )
     );
+}
+
+#[test]
+fn check_fails_on_a_clash_and_on_a_source_it_cannot_read() {
+    let root = format!("/{}", unique("bulk-check-clash"));
+    put_tree(
+        &root,
+        &[("a-b", "check-canary-5"), ("a_b", "check-canary-6")],
+    );
+    let absent = unique("bulk-check-absent");
+    let outcome =
+        run(with_env(&[]).args(["--check", "--ssm-path", &root, "--secret-json", &absent]));
+    assert_eq!(outcome.code(), 1, "{}", outcome.stderr);
+    let lines: Vec<&str> = outcome.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", outcome.stdout);
+    let unread = format!(
+        "--secret-json {absent}: Secrets Manager, {REGION}, {absent}, stage AWSCURRENT, every \
+         top-level key: failed: ResourceNotFoundException: "
+    );
+    assert!(lines[0].starts_with(&unread), "{}", outcome.stdout);
+    assert!(lines[0].ends_with(NOT_FOUND_HINT), "{}", outcome.stdout);
+    // The first of the two is read well; the second fails, naming both.
+    assert_eq!(
+        lines[1],
+        format!(
+            "A_B: Parameter Store, {REGION}, {root}/a-b, latest version (--ssm-path {root}): ok"
+        )
+    );
+    assert_eq!(
+        lines[2],
+        format!(
+            "A_B: Parameter Store, {REGION}, {root}/a_b, latest version (--ssm-path {root}): \
+             failed: --ssm-path {root} ({root}/a-b) gives this variable too; rename one of them"
+        )
+    );
+    assert_eq!(
+        outcome.stderr,
+        "aws-init: error: 2 of 3 reference(s) failed the check\n"
+    );
+    assert_no_secret(&outcome.stdout, &["check-canary"]);
 }
 
 #[test]
@@ -247,4 +324,87 @@ fn a_source_given_twice_is_loaded_once() {
         seen.get(b"PASS".as_slice()).map(Vec::as_slice),
         Some(b"twice-pass".as_slice())
     );
+}
+
+#[test]
+fn a_default_given_to_a_bulk_source_is_never_shown() {
+    let args = [
+        "--secret-json",
+        "app?default=hunter2-canary",
+        "--ssm-path",
+        "/app?default=hunter2-canary",
+    ];
+    let path = "invalid value: a path starts with `/` and holds no `:` or `?`, like /app/prod";
+    let secret = "invalid value: expected a secret's name or ARN, with ?version-stage= or \
+                  ?version-id= at most";
+
+    let outcome = run(with_env(&[]).args(args).arg("true"));
+    assert_eq!(outcome.code(), 125, "{}", outcome.stderr);
+    assert_eq!(outcome.stdout, "");
+    assert_eq!(
+        outcome.stderr,
+        format!(
+            "{ERROR}--ssm-path: cannot resolve /app?default=<redacted>: {path}\n\
+             {ERROR}--secret-json: cannot resolve app?default=<redacted>: {secret}\n\
+             {ERROR}2 reference(s) failed to resolve; the command was not started\n"
+        )
+    );
+
+    let outcome = run(with_env(&[]).args(args).arg("--check"));
+    assert_eq!(outcome.code(), 1, "{}", outcome.stderr);
+    assert_eq!(
+        outcome.stdout,
+        format!(
+            "--secret-json: app?default=<redacted>: {secret}\n\
+             --ssm-path: /app?default=<redacted>: {path}\n"
+        )
+    );
+    assert_eq!(
+        outcome.stderr,
+        "aws-init: error: 2 of 2 reference(s) failed the check\n"
+    );
+}
+
+#[test]
+fn a_key_given_twice_in_a_json_secret_fails_closed() {
+    let name = unique("bulk-repeated");
+    emulator().put_secret(
+        &name,
+        r#"{"user":"twice-canary-1","pass":"twice-canary-2","user":"twice-canary-3"}"#,
+    );
+    assert_fails_closed(
+        || {
+            let mut command = with_env(&[]);
+            command.args(["--secret-json", &name]);
+            command
+        },
+        &[failure(
+            "--secret-json",
+            &name,
+            "the JSON object has the key `user` more than once; keep one",
+        )],
+        &["twice-canary"],
+    );
+}
+
+#[test]
+fn a_json_secret_is_loaded_by_arn_and_by_version() {
+    let emulator = emulator();
+    let name = unique("bulk-versions");
+    let arn = emulator.put_secret(&name, r#"{"old-key":"json-previous"}"#);
+    emulator.put_secret_version(&name, r#"{"new-key":"json-current"}"#, &[]);
+    let other = unique("bulk-versions-ecs");
+    let (other_arn, first) = emulator.put_secret_versioned(&other, r#"{"first":"json-first"}"#);
+    emulator.put_secret_version(&other, r#"{"second":"json-second"}"#, &[]);
+    let mut command = with_env(&[]);
+    command.args(["--secret-json", &format!("{arn}?version-stage=AWSPREVIOUS")]);
+    command.args(["--secret-json", &format!("{other_arn}:::{first}")]);
+    let (outcome, seen) = environment_seen(&mut command);
+    assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
+    let get = |name: &str| seen.get(name.as_bytes()).map(|value| value.as_slice());
+    assert_eq!(get("OLD_KEY"), Some(b"json-previous".as_slice()));
+    assert_eq!(get("NEW_KEY"), None);
+    assert_eq!(get("FIRST"), Some(b"json-first".as_slice()));
+    assert_eq!(get("SECOND"), None);
+    assert_no_secret(&outcome.stderr, &["json-"]);
 }

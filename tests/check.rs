@@ -77,7 +77,7 @@ fn check_fails_when_one_reference_does_not_resolve() {
     assert!(lines[0].ends_with(NOT_FOUND_HINT), "{}", outcome.stdout);
     assert_eq!(
         lines[1],
-        "MISSPELT: aws-secrets:app/db: invalid reference: `aws-secrets:` looks like a misspelt \
+        "MISSPELT: aws-secrets:<redacted>: invalid reference: `aws-secrets:` looks like a misspelt \
          `aws-secret:`; fix the scheme, or name the variable in --literal to pass the value on \
          as it is"
     );
@@ -89,6 +89,45 @@ fn check_fails_when_one_reference_does_not_resolve() {
         outcome
             .stderr
             .ends_with("aws-init: error: 2 of 3 reference(s) failed the check\n"),
+        "{}",
+        outcome.stderr
+    );
+    assert_no_secret(&outcome.stdout, &["check-canary"]);
+    assert_no_secret(&outcome.stderr, &["check-canary"]);
+}
+
+#[test]
+fn check_says_when_a_default_stands_in_and_never_shows_it() {
+    let present = unique("check-present");
+    emulator().put_secret(&present, r#"{"host":"check-canary-4"}"#);
+    let absent = unique("check-absent");
+    let outcome = run(with_env(&[
+        (
+            "SMTP_HOST",
+            &format!("aws-secret:{absent}?default=check-canary-5%3A25#host"),
+        ),
+        ("FLAG", &format!("aws-ssm:/{absent}?default=check-canary-6")),
+        (
+            "PRESENT",
+            &format!("aws-secret:{present}?default=check-canary-7#host"),
+        ),
+    ])
+    .args(["--check", "--log-level", "debug"]));
+    assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
+    assert_eq!(
+        outcome.stdout,
+        format!(
+            "FLAG: Parameter Store, {REGION}, /{absent}, latest version: does not exist; set to \
+             its default\n\
+             PRESENT: Secrets Manager, {REGION}, {present}, stage AWSCURRENT, key host: ok\n\
+             SMTP_HOST: Secrets Manager, {REGION}, {absent}, stage AWSCURRENT, key host: does \
+             not exist; set to its default\n"
+        )
+    );
+    assert!(
+        outcome
+            .stderr
+            .ends_with("aws-init: all 3 reference(s) passed the check\n"),
         "{}",
         outcome.stderr
     );

@@ -330,28 +330,67 @@ fn a_misspelt_scheme_fails_closed_with_a_hint() {
         &[
             failure(
                 "DB_PASSWORD",
-                "aws-secrets:app/db#password",
+                "aws-secrets:<redacted>",
                 &hint("aws-secrets:", "aws-secret:"),
             ),
-            failure("TOKEN", "AWS-SSM:/app/token", &hint("AWS-SSM:", "aws-ssm:")),
+            failure("TOKEN", "AWS-SSM:<redacted>", &hint("AWS-SSM:", "aws-ssm:")),
             failure(
                 "API_KEY",
-                "aws-secert:app/api",
+                "aws-secert:<redacted>",
                 &hint("aws-secert:", "aws-secret:"),
             ),
             failure(
                 "QUOTED",
-                "\"aws-secret:app/db\"",
+                "\"aws-secret:<redacted>",
                 &hint("\"aws-secret:", "aws-secret:"),
             ),
             failure(
                 "SPACED",
-                " aws-ssm:/app/token",
+                " aws-ssm:<redacted>",
                 &hint(" aws-ssm:", "aws-ssm:"),
             ),
         ],
-        &[],
+        &["app/db", "app/token", "app/api"],
     );
+}
+
+/// A value that only looks like a misspelt reference is the user's own,
+/// and may be a password: the error shows its prefix and nothing more.
+#[test]
+fn a_value_that_looks_misspelt_is_shown_only_up_to_its_first_colon() {
+    let line = "aws-init: error: PASSWORD: cannot resolve aws-s3:<redacted>: invalid reference: \
+                `aws-s3:` looks like a misspelt `aws-ssm:`; fix the scheme, or name the variable \
+                in --literal to pass the value on as it is";
+    for value in [
+        b"aws-s3:SuperSecretValue123".as_slice(),
+        b"aws-s3:SuperSecretValue123\xff".as_slice(),
+    ] {
+        let mut command = with_env(&[]);
+        command.env("PASSWORD", OsStr::from_bytes(value));
+        let outcome = run(command.arg("true"));
+        assert_eq!(outcome.code(), 125, "{}", outcome.stderr);
+        assert_eq!(outcome.stdout, "");
+        assert_eq!(
+            outcome.stderr,
+            format!(
+                "{line}\naws-init: error: 1 reference(s) failed to resolve; the command was not \
+                 started\n"
+            )
+        );
+        assert_no_secret(&outcome.stderr, &["SuperSecret", "Value123"]);
+
+        let mut command = with_env(&[]);
+        command.env("PASSWORD", OsStr::from_bytes(value));
+        let outcome = run(command.args(["--check", "--log-level", "debug"]));
+        assert_eq!(outcome.code(), 1, "{}", outcome.stderr);
+        assert_eq!(
+            outcome.stdout,
+            format!("{}\n", line.strip_prefix("aws-init: error: ").unwrap())
+                .replace(": cannot resolve ", ": ")
+        );
+        assert_no_secret(&outcome.stdout, &["SuperSecret", "Value123"]);
+        assert_no_secret(&outcome.stderr, &["SuperSecret", "Value123"]);
+    }
 }
 
 #[test]

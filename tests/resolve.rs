@@ -392,6 +392,19 @@ fn secret_versions_resolve_by_stage_id_and_the_ecs_long_form() {
             ("ECS_STAGE", &format!("{arn}:password:AWSPREVIOUS:")),
             ("ECS_ID", &format!("{arn}:password::{first}")),
             ("ECS_WHOLE", &format!("{arn}::AWSPENDING")),
+            (
+                "ECS_PREFIXED",
+                &format!("aws-secret:{arn}:password:AWSPREVIOUS:"),
+            ),
+            (
+                "ECS_PREFIXED_ID",
+                &format!("aws-secret:{arn}:password::{pending}"),
+            ),
+            (
+                "BARE_STAGE",
+                &format!("{arn}?version-stage=AWSPREVIOUS#password"),
+            ),
+            ("BARE_ID", &format!("{arn}?version-id={pending}")),
         ],
         &[
             "pw-two",
@@ -402,6 +415,10 @@ fn secret_versions_resolve_by_stage_id_and_the_ecs_long_form() {
             "pw-pending",
             "pw-two",
             "pw-one",
+            "pw-one",
+            r#"{"password":"pw-pending"}"#,
+            "pw-one",
+            "pw-pending",
             "pw-one",
             r#"{"password":"pw-pending"}"#,
         ],
@@ -417,6 +434,11 @@ fn parameter_versions_and_labels_resolve() {
     assert_eq!(second, 2);
     emulator.label_parameter(&name, 1, "stable");
     let arn = parameter_arn(REGION, &name);
+    let json = format!("/{}", unique("parameter-versions-json"));
+    emulator.put_parameter(&json, r#"{"k":"json-one"}"#, "String");
+    emulator.overwrite_parameter(&json, r#"{"k":"json-two"}"#);
+    emulator.label_parameter(&json, 1, "stable");
+    let json_arn = parameter_arn(REGION, &json);
     assert_resolves(
         &[
             ("LATEST", &format!("aws-ssm:{name}")),
@@ -424,6 +446,14 @@ fn parameter_versions_and_labels_resolve() {
             ("SECOND", &format!("aws-ssm:{name}:2")),
             ("STABLE", &format!("aws-ssm:{name}:stable")),
             ("BY_ARN", &format!("{arn}:1")),
+            ("BY_ARN_LABEL", &format!("{arn}:stable")),
+            ("PREFIXED_ARN", &format!("aws-ssm:{arn}:2")),
+            ("PREFIXED_ARN_LABEL", &format!("aws-ssm:{arn}:stable")),
+            ("VERSION_KEY", &format!("aws-ssm:{json}:1#k")),
+            ("LABEL_KEY", &format!("aws-ssm:{json}:stable#k")),
+            ("LATEST_KEY", &format!("aws-ssm:{json}#k")),
+            ("ARN_VERSION_KEY", &format!("aws-ssm:{json_arn}:2#k")),
+            ("BARE_ARN_LABEL_POINTER", &format!("{json_arn}:stable#/k")),
         ],
         &[
             "param-two",
@@ -431,6 +461,14 @@ fn parameter_versions_and_labels_resolve() {
             "param-two",
             "param-one",
             "param-one",
+            "param-one",
+            "param-two",
+            "param-one",
+            "json-one",
+            "json-one",
+            "json-two",
+            "json-two",
+            "json-one",
         ],
     );
 }
@@ -443,7 +481,37 @@ fn optional_and_default_stand_in_only_for_what_does_not_exist() {
     let parameter = format!("/{}", unique("optional-present"));
     emulator.put_parameter(&parameter, "present-parameter", "String");
     let absent = unique("optional-absent");
+    let present_arn = emulator.put_secret(&unique("optional-present"), r#"{"k":"arn-present"}"#);
+    let absent_arn = format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{absent}-AbCdEf");
+    let absent_parameter_arn = parameter_arn(REGION, &format!("/{absent}/arn"));
+    let reference_path = format!("aws-secret:/aws/reference/secretsmanager/{absent}");
     let mut command = with_env(&[
+        ("UNSET_BARE_SECRET_ARN", &format!("{absent_arn}?optional#k")),
+        (
+            "DEFAULT_SECRET_ARN",
+            &format!("aws-secret:{absent_arn}?default=arn-fallback#k"),
+        ),
+        ("UNSET_ECS_FORM", &format!("{absent_arn}:k::?optional")),
+        (
+            "PRESENT_BARE_SECRET_ARN",
+            &format!("{present_arn}?optional#k"),
+        ),
+        (
+            "UNSET_BARE_PARAMETER_ARN",
+            &format!("{absent_parameter_arn}?optional"),
+        ),
+        (
+            "DEFAULT_PARAMETER_ARN",
+            &format!("aws-ssm:{absent_parameter_arn}?default=parameter-arn-fallback"),
+        ),
+        (
+            "UNSET_REFERENCE_PATH",
+            &format!("{reference_path}?optional#k"),
+        ),
+        (
+            "DEFAULT_REFERENCE_PATH",
+            &format!("{reference_path}?default=reference-fallback"),
+        ),
         ("UNSET_SECRET", &format!("aws-secret:{absent}?optional#k")),
         ("UNSET_PARAMETER", &format!("aws-ssm:/{absent}?optional")),
         (
@@ -476,9 +544,32 @@ fn optional_and_default_stand_in_only_for_what_does_not_exist() {
         get("PRESENT_PARAMETER"),
         Some(b"present-parameter".as_slice())
     );
+    assert_eq!(get("UNSET_BARE_SECRET_ARN"), None);
+    assert_eq!(get("DEFAULT_SECRET_ARN"), Some(b"arn-fallback".as_slice()));
+    assert_eq!(get("UNSET_ECS_FORM"), None);
+    assert_eq!(
+        get("PRESENT_BARE_SECRET_ARN"),
+        Some(b"arn-present".as_slice())
+    );
+    assert_eq!(get("UNSET_BARE_PARAMETER_ARN"), None);
+    assert_eq!(
+        get("DEFAULT_PARAMETER_ARN"),
+        Some(b"parameter-arn-fallback".as_slice())
+    );
+    assert_eq!(get("UNSET_REFERENCE_PATH"), None);
+    assert_eq!(
+        get("DEFAULT_REFERENCE_PATH"),
+        Some(b"reference-fallback".as_slice())
+    );
     assert_no_secret(
         &outcome.stderr,
-        &["fall back", "fall%20back", "present-value"],
+        &[
+            "fall back",
+            "fall%20back",
+            "present-value",
+            "fallback",
+            "arn-present",
+        ],
     );
     assert!(
         outcome.stderr.contains(&format!(
@@ -488,4 +579,173 @@ fn optional_and_default_stand_in_only_for_what_does_not_exist() {
         "{}",
         outcome.stderr
     );
+}
+
+// The README's grammar table, example by example.
+
+/// What one example of the grammar table gives the command.
+enum Gives {
+    /// The variable set to the example gets this value.
+    Value(&'static str),
+    /// The variable set to the example is left unset.
+    Unset,
+    /// The example is a flag, which loads this variable with this value.
+    Loads(&'static str, &'static str),
+}
+
+/// Every example of the table, with what it gives once the emulator holds
+/// what [`seed_the_readme_examples`] puts there.
+const README_EXAMPLES: &[(&str, Gives)] = &[
+    ("aws-secret:myapp/api-key", Gives::Value("readme-api-key")),
+    (
+        "aws-secret:myapp/db#password",
+        Gives::Value("readme-pass-2"),
+    ),
+    (
+        "aws-secret:myapp/db#/replicas/0/host",
+        Gives::Value("readme-replica-2"),
+    ),
+    (
+        "aws-secret:myapp/db?version-stage=AWSPREVIOUS#password",
+        Gives::Value("readme-pass-1"),
+    ),
+    (
+        "aws-secret:myapp/db?version-id=a1b2c3d4-5678-90ab-cdef-EXAMPLE11111",
+        Gives::Value(README_DB_FIRST),
+    ),
+    (
+        "aws-secret:/aws/reference/secretsmanager/myapp/db#user",
+        Gives::Value("readme-user-2"),
+    ),
+    ("aws-ssm:/myapp/token", Gives::Value("readme-token-3")),
+    ("aws-ssm:/myapp/token:3", Gives::Value("readme-token-3")),
+    (
+        "aws-ssm:/myapp/token:stable",
+        Gives::Value("readme-token-2"),
+    ),
+    (
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:myapp/db-AbCdEf#password",
+        Gives::Value("readme-eu-pass-2"),
+    ),
+    (
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:myapp/db-AbCdEf:password:AWSPREVIOUS:",
+        Gives::Value("readme-eu-pass-1"),
+    ),
+    (
+        "arn:aws:ssm:eu-west-1:123456789012:parameter/myapp/token:2",
+        Gives::Value("readme-eu-token-2"),
+    ),
+    ("aws-ssm:/myapp/feature-flag?optional", Gives::Unset),
+    (
+        "aws-secret:myapp/smtp?default=localhost%3A25#host",
+        Gives::Value("localhost:25"),
+    ),
+    (
+        "--ssm-path /myapp/prod",
+        Gives::Loads("DB_USER", "readme-prod-user"),
+    ),
+    (
+        "--secret-json myapp/config",
+        Gives::Loads("API_KEY", "readme-config-key"),
+    ),
+];
+
+const README_DB_FIRST: &str = r#"{"user":"readme-user-1","password":"readme-pass-1","replicas":[{"host":"readme-replica-1"}]}"#;
+
+/// The examples in the README's grammar table, in its order.
+fn readme_grammar_examples() -> Vec<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("read README.md");
+    let table = readme
+        .split("The whole grammar")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").nth(1))
+        .expect("the README has the grammar table");
+    table
+        .lines()
+        .skip(2)
+        .map(|row| {
+            let example = row.trim_end_matches(" |").rsplit(" | ").next().unwrap();
+            example.trim_matches('`').to_owned()
+        })
+        .collect()
+}
+
+/// Puts into the emulator what the README's examples name. They all use
+/// fixed names, which no other test in this file uses.
+fn seed_the_readme_examples() {
+    let emulator = emulator();
+    emulator.put_secret("myapp/api-key", "readme-api-key");
+    emulator.put_secret_with_version_id(
+        REGION,
+        "myapp/db",
+        README_DB_FIRST,
+        "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111",
+    );
+    emulator.put_secret_version(
+        "myapp/db",
+        r#"{"user":"readme-user-2","password":"readme-pass-2","replicas":[{"host":"readme-replica-2"}]}"#,
+        &[],
+    );
+    emulator.put_parameter("/myapp/token", "readme-token-1", "String");
+    emulator.overwrite_parameter("/myapp/token", "readme-token-2");
+    emulator.overwrite_parameter("/myapp/token", "readme-token-3");
+    emulator.label_parameter("/myapp/token", 2, "stable");
+
+    // The ARN examples are in eu-west-1 and end in a made-up suffix. The
+    // emulator reads an ARN it did not make as a partial one, which names
+    // the secret by all that follows `secret:`, so a secret with the
+    // suffix in its name answers for them.
+    let eu = "eu-west-1";
+    emulator.put_secret_in(eu, "myapp/db-AbCdEf", r#"{"password":"readme-eu-pass-1"}"#);
+    emulator.put_secret_version_in(
+        eu,
+        "myapp/db-AbCdEf",
+        r#"{"password":"readme-eu-pass-2"}"#,
+        &[],
+    );
+    emulator.put_parameter_in(eu, "/myapp/token", "readme-eu-token-1", "String");
+    emulator.overwrite_parameter_in(eu, "/myapp/token", "readme-eu-token-2");
+    emulator.overwrite_parameter_in(eu, "/myapp/token", "readme-eu-token-3");
+
+    emulator.put_parameter("/myapp/prod/db/user", "readme-prod-user", "String");
+    emulator.put_secret("myapp/config", r#"{"api.key":"readme-config-key"}"#);
+}
+
+#[test]
+fn every_example_in_the_readme_grammar_table_resolves() {
+    let listed: Vec<&str> = README_EXAMPLES.iter().map(|(text, _)| *text).collect();
+    assert_eq!(readme_grammar_examples(), listed);
+    seed_the_readme_examples();
+
+    let mut command = with_env(&[]);
+    command.args(["--log-level", "debug"]);
+    let mut wanted: Vec<(String, Option<&str>)> = Vec::new();
+    for (index, (example, gives)) in README_EXAMPLES.iter().enumerate() {
+        let variable = format!("EXAMPLE_{index:02}");
+        match gives {
+            Gives::Value(value) => {
+                command.env(&variable, example);
+                wanted.push((variable, Some(value)));
+            }
+            Gives::Unset => {
+                command.env(&variable, example);
+                wanted.push((variable, None));
+            }
+            Gives::Loads(name, value) => {
+                command.args(example.split(' '));
+                wanted.push((name.to_string(), Some(value)));
+            }
+        }
+    }
+    let (outcome, seen) = environment_seen(&mut command);
+    assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
+    for (variable, value) in wanted {
+        assert_eq!(
+            seen.get(variable.as_bytes()).map(Vec::as_slice),
+            value.map(str::as_bytes),
+            "{variable}"
+        );
+    }
+    assert_no_secret(&outcome.stderr, &["readme-", "localhost"]);
 }

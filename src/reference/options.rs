@@ -144,7 +144,7 @@ fn percent_decode(text: &str) -> Option<Zeroizing<Vec<u8>>> {
 }
 
 /// What log lines show in place of text that may be a secret.
-const REDACTED: &str = "<redacted>";
+pub const REDACTED: &str = "<redacted>";
 
 /// `name` when it reads as an option's name (letters, digits, `-` and `_`,
 /// at most 32), else [`REDACTED`].

@@ -11,15 +11,17 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 
+use super::report::describe;
 use super::{Failure, FetchKey, Fetched, ResolveError, json};
-use crate::reference::{self, Missing, Source};
+use crate::reference::{self, Missing, Reference, Source};
 use crate::secret::Secret;
 
 /// One bulk source, as given on the command line.
 pub enum Bulk {
     /// `--ssm-path`: the path, without a trailing `/`, or `/` for all.
     Path(String),
-    /// `--secret-json`: the secret as given, and what to fetch.
+    /// `--secret-json`: the secret as given, as [`reference::shown`] shows
+    /// it, and what to fetch.
     SecretJson { given: String, key: FetchKey },
 }
 
@@ -30,7 +32,7 @@ impl Bulk {
             return Err(bad(
                 "--ssm-path",
                 path,
-                "a path starts with `/`, like /app/prod",
+                "a path starts with `/` and holds no `:` or `?`, like /app/prod",
             ));
         }
         let trimmed = path.trim_end_matches('/');
@@ -51,7 +53,7 @@ impl Bulk {
                     && matches!(parsed.source, Source::Secret { .. }) =>
             {
                 Ok(Bulk::SecretJson {
-                    given: given.to_owned(),
+                    given: reference::shown(given).into_owned(),
                     key: FetchKey {
                         source: parsed.source,
                         region: parsed.region,
@@ -85,22 +87,38 @@ impl Bulk {
         }
     }
 
-    /// Where the values come from, for `--check --offline`.
+    /// Where the values come from, for `--check` lines about the source
+    /// as a whole: the service, the region, the name and the version.
     pub fn explain(&self, region: &str) -> String {
         match self {
-            Bulk::Path(_) => format!("Parameter Store, {region}, every parameter under it"),
+            Bulk::Path(path) => {
+                format!("Parameter Store, {region}, every parameter under {path}, latest version")
+            }
             Bulk::SecretJson { key, .. } => {
-                let region = key.region.as_deref().unwrap_or(region);
-                format!("Secrets Manager, {region}, every top-level key")
+                let secret = whole(key.source.clone(), key.region.clone(), None);
+                format!("{}, every top-level key", describe(&secret, region))
             }
         }
     }
 
     /// The option and value, for messages: `--ssm-path /app/prod`.
     pub fn describe(&self) -> String {
+        format!("{} {}", self.option(), self.given())
+    }
+
+    /// The option that gave this source.
+    pub fn option(&self) -> &'static str {
         match self {
-            Bulk::Path(path) => format!("--ssm-path {path}"),
-            Bulk::SecretJson { given, .. } => format!("--secret-json {given}"),
+            Bulk::Path(_) => "--ssm-path",
+            Bulk::SecretJson { .. } => "--secret-json",
+        }
+    }
+
+    /// The option's value, as messages show it.
+    pub fn given(&self) -> &str {
+        match self {
+            Bulk::Path(path) => path,
+            Bulk::SecretJson { given, .. } => given,
         }
     }
 }
@@ -108,17 +126,72 @@ impl Bulk {
 fn bad(option: &str, given: &str, why: &'static str) -> Failure {
     Failure {
         variable: option.to_owned(),
-        reference: given.to_owned(),
+        // What was given may hold a `?default=`, which is a secret.
+        reference: reference::shown(given).into_owned(),
         error: ResolveError::BadBulk(why),
     }
 }
 
-/// One variable a bulk source gave.
+/// A reference to what a bulk source reads, for [`describe`].
+fn whole(source: Source, region: Option<String>, key: Option<String>) -> Reference {
+    Reference {
+        source,
+        region,
+        key,
+        missing: Missing::Fail,
+    }
+}
+
+/// Where one bulk variable came from.
+pub enum Origin {
+    /// A parameter under `--ssm-path PATH`, by its full name.
+    Parameter { path: String, name: String },
+    /// A top-level key of the secret that `--secret-json GIVEN` names.
+    Key {
+        given: String,
+        secret: FetchKey,
+        key: String,
+    },
+}
+
+impl Origin {
+    /// For errors and log lines: `--ssm-path /app (/app/db/pass)`.
+    pub fn short(&self) -> String {
+        match self {
+            Origin::Parameter { path, name } => format!("--ssm-path {path} ({name})"),
+            Origin::Key { given, key, .. } => format!("--secret-json {given} (key {key})"),
+        }
+    }
+
+    /// For `--check`, as its line for a reference says it (the service,
+    /// the region, the name, the version and the key), then the option.
+    pub fn describe(&self, region: &str) -> String {
+        match self {
+            Origin::Parameter { path, name } => {
+                let parameter = whole(Source::Parameter { name: name.clone() }, None, None);
+                format!("{} (--ssm-path {path})", describe(&parameter, region))
+            }
+            Origin::Key { given, secret, key } => {
+                let source = secret.source.clone();
+                let secret = whole(source, secret.region.clone(), Some(key.clone()));
+                format!("{} (--secret-json {given})", describe(&secret, region))
+            }
+        }
+    }
+}
+
+/// One variable a bulk source gives: its value, or why it has none.
 pub struct Loaded {
     pub name: String,
-    /// Where it came from, for messages: `--ssm-path /app (/app/db/pass)`.
-    pub source: String,
-    pub value: Secret,
+    pub origin: Origin,
+    pub value: Result<Secret, ResolveError>,
+}
+
+/// What the bulk sources give: every variable, and every source that could
+/// not be read at all.
+pub struct Expanded<'a> {
+    pub loaded: Vec<Loaded>,
+    pub unread: Vec<(&'a Bulk, ResolveError)>,
 }
 
 /// Turns a parameter's name under its path, or a JSON key, into a variable
@@ -133,68 +206,57 @@ pub fn variable_name(text: &str) -> String {
 }
 
 /// Every variable the bulk sources give, except those the environment
-/// has already (`taken`), or every failure.
-pub fn expand(
-    sources: &[Bulk],
+/// has already (`taken`).
+pub fn expand<'a>(
+    sources: &'a [Bulk],
     fetched: &Fetched,
     taken: &HashSet<OsString>,
-) -> (Vec<Loaded>, Vec<Failure>) {
-    let mut loaded: Vec<Loaded> = Vec::new();
-    let mut failures = Vec::new();
+) -> Expanded<'a> {
+    let mut expanded = Expanded {
+        loaded: Vec::new(),
+        unread: Vec::new(),
+    };
     // Where each bulk name came from, to name both sides of a collision.
     let mut seen: HashMap<String, String> = HashMap::new();
     for bulk in sources {
         let values = match values_of(bulk, fetched) {
             Ok(values) => values,
             Err(error) => {
-                let (variable, reference) = match bulk {
-                    Bulk::Path(path) => ("--ssm-path", path.clone()),
-                    Bulk::SecretJson { given, .. } => ("--secret-json", given.clone()),
-                };
-                failures.push(Failure {
-                    variable: variable.to_owned(),
-                    reference,
-                    error,
-                });
+                expanded.unread.push((bulk, error));
                 continue;
             }
         };
-        for (origin, value) in values {
-            let name = variable_name(&origin.1);
-            let source = format!("{} ({})", bulk.describe(), origin.0);
-            if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
-                failures.push(Failure {
-                    variable: name.clone(),
-                    reference: source,
-                    error: ResolveError::BadBulkName,
-                });
-                continue;
-            }
-            if let Some(first) = seen.get(&name) {
-                failures.push(Failure {
-                    variable: name.clone(),
-                    reference: source,
-                    error: ResolveError::BulkCollision(first.clone()),
-                });
-                continue;
-            }
-            seen.insert(name.clone(), source.clone());
-            if taken.contains(&OsString::from(&name)) {
-                continue;
-            }
-            loaded.push(Loaded {
+        for (origin, part, value) in values {
+            let name = variable_name(&part);
+            let value = if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+                Err(ResolveError::BadBulkName)
+            } else if let Some(first) = seen.get(&name) {
+                Err(ResolveError::BulkCollision(first.clone()))
+            } else {
+                seen.insert(name.clone(), origin.short());
+                if taken.contains(&OsString::from(&name)) {
+                    continue;
+                }
+                // execve(2) would cut the value short at the NUL.
+                if value.expose().contains(&0) {
+                    Err(ResolveError::Nul)
+                } else {
+                    Ok(value)
+                }
+            };
+            expanded.loaded.push(Loaded {
                 name,
-                source,
+                origin,
                 value,
             });
         }
     }
-    (loaded, failures)
+    expanded
 }
 
-/// A source's values, each with where it came from (the parameter's full
-/// name or the JSON key) and the part that names the variable.
-type Values = Vec<((String, String), Secret)>;
+/// A source's values, each with where it came from and the part of its
+/// name or key that names the variable.
+type Values = Vec<(Origin, String, Secret)>;
 
 fn values_of(bulk: &Bulk, fetched: &Fetched) -> Result<Values, ResolveError> {
     match bulk {
@@ -216,14 +278,15 @@ fn values_of(bulk: &Bulk, fetched: &Fetched) -> Result<Values, ResolveError> {
                 .iter()
                 .filter_map(|(full, value)| {
                     let rest = full.strip_prefix(&prefix)?;
-                    Some((
-                        (full.clone(), rest.to_owned()),
-                        Secret::from_slice(value.expose()),
-                    ))
+                    let origin = Origin::Parameter {
+                        path: path.clone(),
+                        name: full.clone(),
+                    };
+                    Some((origin, rest.to_owned(), Secret::from_slice(value.expose())))
                 })
                 .collect())
         }
-        Bulk::SecretJson { key, .. } => {
+        Bulk::SecretJson { given, key } => {
             let secret = match fetched.values.get(key) {
                 Some(Ok(secret)) => secret,
                 Some(Err(error)) => return Err(ResolveError::Fetch(error.clone())),
@@ -231,7 +294,14 @@ fn values_of(bulk: &Bulk, fetched: &Fetched) -> Result<Values, ResolveError> {
             };
             Ok(json::entries(secret.expose())?
                 .into_iter()
-                .map(|(json_key, value)| ((format!("key {json_key}"), json_key), value))
+                .map(|(json_key, value)| {
+                    let origin = Origin::Key {
+                        given: given.clone(),
+                        secret: key.clone(),
+                        key: json_key.clone(),
+                    };
+                    (origin, json_key, value)
+                })
                 .collect())
         }
     }
@@ -255,6 +325,19 @@ mod tests {
         assert!(matches!(Bulk::path("/"), Ok(Bulk::Path(path)) if path == "/"));
         assert!(Bulk::path("app/prod").is_err());
         assert!(Bulk::path("/app:1").is_err());
+    }
+
+    #[test]
+    fn a_default_in_a_bad_source_is_hidden() {
+        let shown = |result: Result<Bulk, Failure>| result.err().map(|failure| failure.reference);
+        assert_eq!(
+            shown(Bulk::path("/app?default=hunter2")).as_deref(),
+            Some("/app?default=<redacted>")
+        );
+        assert_eq!(
+            shown(Bulk::secret_json("app?default=hunter2")).as_deref(),
+            Some("app?default=<redacted>")
+        );
     }
 
     #[test]

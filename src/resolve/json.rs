@@ -8,8 +8,10 @@
 //! object keys keep their order. Only the picked value is copied out of the
 //! secret's text.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::fmt;
 
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use thiserror::Error;
 
@@ -44,6 +46,8 @@ pub enum JsonError {
     WholeNotJson,
     #[error("the value is JSON but not an object, so it has no keys to load")]
     WholeNotAnObject,
+    #[error("the JSON object has the key `{0}` more than once; keep one")]
+    RepeatedKey(String),
 }
 
 /// Returns the value that `key` names in the JSON in `text`: a JSON
@@ -77,16 +81,21 @@ fn extract_key(text: &[u8], key: &str) -> Result<Secret, JsonError> {
 }
 
 /// Every top-level key of the JSON object in `text` with its value, by the
-/// same rules as [`extract`], in key order. A null is an error.
+/// same rules as [`extract`], in key order. A null is an error, and so is
+/// a key given twice: each key becomes a variable, which takes one value.
 pub fn entries(text: &[u8]) -> Result<Vec<(String, Secret)>, JsonError> {
     let text = std::str::from_utf8(text).map_err(|_| JsonError::WholeNotJson)?;
     let document: &RawValue = serde_json::from_str(text).map_err(|_| JsonError::WholeNotJson)?;
     if !document.get().starts_with('{') {
         return Err(JsonError::WholeNotAnObject);
     }
-    let object: BTreeMap<String, &RawValue> =
+    let Members(mut members) =
         serde_json::from_str(document.get()).map_err(|_| JsonError::WholeNotJson)?;
-    object
+    members.sort_by(|(a, _), (b, _)| a.cmp(b));
+    if let Some(pair) = members.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        return Err(JsonError::RepeatedKey(pair[0].0.clone()));
+    }
+    members
         .into_iter()
         .map(|(key, raw)| match raw.get().as_bytes().first() {
             Some(b'n') => Err(JsonError::Null(key)),
@@ -95,6 +104,34 @@ pub fn entries(text: &[u8]) -> Result<Vec<(String, Secret)>, JsonError> {
                 .ok_or(JsonError::WholeNotJson),
         })
         .collect()
+}
+
+/// The members of a JSON object as written, a repeated key included: a
+/// map would keep only the last of them without a word.
+struct Members<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Collect;
+
+        impl<'de> Visitor<'de> for Collect {
+            type Value = Members<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+
+        deserializer.deserialize_map(Collect)
+    }
 }
 
 /// A picked JSON value as the command gets it: a string decoded, anything
@@ -341,6 +378,25 @@ mod tests {
         assert_eq!(
             entries(br#"{"k":null}"#).err(),
             Some(JsonError::Null("k".into()))
+        );
+    }
+
+    #[test]
+    fn entries_refuse_a_repeated_key_without_showing_a_value() {
+        let text = br#"{"a":"pw-1","k":"pw-2","b":{"k":1,"k":2},"k":"pw-3"}"#;
+        let error = entries(text).err();
+        assert_eq!(error, Some(JsonError::RepeatedKey("k".into())));
+        let shown = error.map(|error| error.to_string()).unwrap_or_default();
+        assert_eq!(
+            shown,
+            "the JSON object has the key `k` more than once; keep one"
+        );
+        // A key repeated inside a nested value is that value's business.
+        assert!(entries(br#"{"b":{"k":1,"k":2}}"#).is_ok());
+        // An escape that decodes to the same key is the same key.
+        assert_eq!(
+            entries(br#"{"k":"1","\u006b":"2"}"#).err(),
+            Some(JsonError::RepeatedKey("k".into()))
         );
     }
 

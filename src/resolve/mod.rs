@@ -9,6 +9,7 @@
 mod bulk;
 mod json;
 mod parameter_store;
+mod report;
 mod secrets_manager;
 
 use std::collections::{HashMap, HashSet};
@@ -229,7 +230,7 @@ pub fn plan(env: Vec<(OsString, OsString)>, options: &Options) -> Plan {
             }),
             Err(error) => failures.push(Failure {
                 variable: name.to_string_lossy().into_owned(),
-                reference: shown(),
+                reference: error.shown(&value.to_string_lossy()).into_owned(),
                 error: error.into(),
             }),
         }
@@ -367,22 +368,27 @@ impl Plan {
             }
         }
 
-        let (loaded, bulk_failures) = bulk::expand(&self.bulk, &fetched, &self.names);
-        failures.extend(bulk_failures);
-        for loaded in loaded {
-            if loaded.value.expose().contains(&0) {
-                failures.push(Failure {
+        let expanded = bulk::expand(&self.bulk, &fetched, &self.names);
+        failures.extend(expanded.unread.into_iter().map(|(source, error)| Failure {
+            variable: source.option().to_owned(),
+            reference: source.given().to_owned(),
+            error,
+        }));
+        for loaded in expanded.loaded {
+            match loaded.value {
+                Ok(value) => {
+                    log::debug!("loaded {} from {}", loaded.name, loaded.origin.short());
+                    variables.push(Variable {
+                        name: loaded.name.into(),
+                        value: Value::Resolved(value),
+                    });
+                }
+                Err(error) => failures.push(Failure {
                     variable: loaded.name,
-                    reference: loaded.source,
-                    error: ResolveError::Nul,
-                });
-                continue;
+                    reference: loaded.origin.short(),
+                    error,
+                }),
             }
-            log::debug!("loaded {} from {}", loaded.name, loaded.source);
-            variables.push(Variable {
-                name: loaded.name.into(),
-                value: Value::Resolved(loaded.value),
-            });
         }
 
         if failures.is_empty() {
@@ -391,143 +397,6 @@ impl Plan {
             Err(failures)
         }
     }
-}
-
-/// One line of `--check`: a variable, where its value comes from, and
-/// what became of it. Never a value.
-pub struct CheckLine {
-    pub variable: String,
-    pub ok: bool,
-    pub text: String,
-}
-
-impl Plan {
-    /// Describes every reference, resolved from `fetched`, or only parsed
-    /// when there is nothing fetched (`--check --offline`). `region` is
-    /// what to show for a reference that names none.
-    pub fn report(self, fetched: Option<&Fetched>, region: &str) -> Vec<CheckLine> {
-        let mut lines: Vec<CheckLine> = self
-            .failures
-            .into_iter()
-            .map(|failure| CheckLine {
-                text: format!(
-                    "{}: {}: {}",
-                    failure.variable, failure.reference, failure.error
-                ),
-                variable: failure.variable,
-                ok: false,
-            })
-            .collect();
-        for entry in self.entries {
-            let Entry::Reference {
-                name,
-                raw: _,
-                reference,
-            } = entry
-            else {
-                continue;
-            };
-            let variable = name.to_string_lossy().into_owned();
-            let source = describe(&reference, region);
-            let (ok, status) = match fetched.map(|fetched| outcome(fetched, &reference)) {
-                None => (true, "valid".to_owned()),
-                Some(Outcome::Value(_)) => (true, "ok".to_owned()),
-                Some(Outcome::Unset) => (true, "does not exist; left unset (optional)".to_owned()),
-                Some(Outcome::Default(_)) => {
-                    (true, "does not exist; set to its default".to_owned())
-                }
-                Some(Outcome::Failed(error)) => (false, format!("failed: {error}{}", error.hint())),
-            };
-            lines.push(CheckLine {
-                text: format!("{variable}: {source}: {status}"),
-                variable,
-                ok,
-            });
-        }
-        match fetched {
-            None => lines.extend(self.bulk.iter().map(|source| CheckLine {
-                variable: source.describe(),
-                ok: true,
-                text: format!("{}: {}: valid", source.describe(), source.explain(region)),
-            })),
-            Some(fetched) => {
-                let (loaded, failures) = bulk::expand(&self.bulk, fetched, &self.names);
-                lines.extend(loaded.into_iter().map(|loaded| {
-                    let nul = loaded.value.expose().contains(&0);
-                    CheckLine {
-                        text: format!(
-                            "{}: {}: {}",
-                            loaded.name,
-                            loaded.source,
-                            if nul {
-                                format!("failed: {}", ResolveError::Nul)
-                            } else {
-                                "ok".to_owned()
-                            }
-                        ),
-                        variable: loaded.name,
-                        ok: !nul,
-                    }
-                }));
-                lines.extend(failures.into_iter().map(|failure| CheckLine {
-                    text: format!(
-                        "{}: {}: failed: {}{}",
-                        failure.variable,
-                        failure.reference,
-                        failure.error,
-                        failure.error.hint()
-                    ),
-                    variable: failure.variable,
-                    ok: false,
-                }));
-            }
-        }
-        lines.sort_by(|a, b| a.variable.cmp(&b.variable));
-        lines
-    }
-}
-
-/// Where a reference's value comes from: the service, the region, the
-/// name and the version, and the key.
-fn describe(reference: &Reference, region: &str) -> String {
-    let region = reference.region.as_deref().unwrap_or(region);
-    let mut text = match &reference.source {
-        Source::Secret { id, version } => {
-            let version = match (&version.stage, &version.id) {
-                (None, None) => "stage AWSCURRENT".to_owned(),
-                (Some(stage), None) => format!("stage {stage}"),
-                (None, Some(id)) => format!("version {id}"),
-                (Some(stage), Some(id)) => format!("stage {stage}, version {id}"),
-            };
-            format!("Secrets Manager, {region}, {id}, {version}")
-        }
-        Source::Parameter { name } if name.starts_with(reference::SECRETS_MANAGER_PATH) => {
-            format!("Secrets Manager through Parameter Store, {region}, {name}, stage AWSCURRENT")
-        }
-        Source::Parameter { name } => {
-            // A selector follows a `:` in the name itself, which in an ARN
-            // starts after `parameter/`.
-            let start = name
-                .find(":parameter/")
-                .map_or(0, |at| at + ":parameter/".len());
-            let (bare, selector) = match name[start..].find(':') {
-                Some(at) => (&name[..start + at], Some(&name[start + at + 1..])),
-                None => (name.as_str(), None),
-            };
-            let version = match selector {
-                None => "latest version".to_owned(),
-                Some(number) if number.bytes().all(|b| b.is_ascii_digit()) => {
-                    format!("version {number}")
-                }
-                Some(label) => format!("label {label}"),
-            };
-            format!("Parameter Store, {region}, {bare}, {version}")
-        }
-    };
-    if let Some(key) = &reference.key {
-        text.push_str(&format!(", key {key}"));
-    }
-    text
 }
 
 /// What one reference resolved to.

@@ -147,11 +147,46 @@ impl Emulator {
         })
     }
 
+    /// Stores a string secret in `region` whose first version has the id
+    /// `version_id`, and returns its ARN.
+    pub fn put_secret_with_version_id(
+        &self,
+        region: &str,
+        name: &str,
+        value: &str,
+        version_id: &str,
+    ) -> String {
+        let client = self.secrets(region);
+        self.runtime.block_on(async {
+            client
+                .create_secret()
+                .name(name)
+                .secret_string(value)
+                .client_request_token(version_id)
+                .send()
+                .await
+                .unwrap()
+                .arn
+                .unwrap()
+        })
+    }
+
     /// Adds a version to secret `name` with the staging labels `stages`
     /// (AWSCURRENT when empty, which moves the old one to AWSPREVIOUS),
     /// and returns its id.
     pub fn put_secret_version(&self, name: &str, value: &str, stages: &[&str]) -> String {
-        let client = self.secrets(REGION);
+        self.put_secret_version_in(REGION, name, value, stages)
+    }
+
+    /// [`Emulator::put_secret_version`] in `region`.
+    pub fn put_secret_version_in(
+        &self,
+        region: &str,
+        name: &str,
+        value: &str,
+        stages: &[&str],
+    ) -> String {
+        let client = self.secrets(region);
         let stages = (!stages.is_empty()).then(|| stages.iter().map(|s| s.to_string()).collect());
         self.runtime.block_on(async {
             client
@@ -209,7 +244,12 @@ impl Emulator {
     /// Stores a new version of String parameter `name` in the default
     /// region, and returns its version number.
     pub fn overwrite_parameter(&self, name: &str, value: &str) -> i64 {
-        let client = self.parameters(REGION);
+        self.overwrite_parameter_in(REGION, name, value)
+    }
+
+    /// [`Emulator::overwrite_parameter`] in `region`.
+    pub fn overwrite_parameter_in(&self, region: &str, name: &str, value: &str) -> i64 {
+        let client = self.parameters(region);
         self.runtime.block_on(async {
             client
                 .put_parameter()
