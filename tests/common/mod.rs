@@ -110,20 +110,32 @@ impl Emulator {
         aws_sdk_ssm::Client::from_conf(config)
     }
 
-    /// Stores a string secret in `region` and returns its ARN.
-    pub fn put_secret_in(&self, region: &str, name: &str, value: &str) -> String {
+    /// Stores a string secret in `region`, whose first version has the id
+    /// `version_id` if one is given, and returns its ARN and that id.
+    fn create_secret(
+        &self,
+        region: &str,
+        name: &str,
+        value: &str,
+        version_id: Option<&str>,
+    ) -> (String, String) {
         let client = self.secrets(region);
         self.runtime.block_on(async {
-            client
+            let output = client
                 .create_secret()
                 .name(name)
                 .secret_string(value)
+                .set_client_request_token(version_id.map(str::to_owned))
                 .send()
                 .await
-                .unwrap()
-                .arn
-                .unwrap()
+                .unwrap();
+            (output.arn.unwrap(), output.version_id.unwrap())
         })
+    }
+
+    /// Stores a string secret in `region` and returns its ARN.
+    pub fn put_secret_in(&self, region: &str, name: &str, value: &str) -> String {
+        self.create_secret(region, name, value, None).0
     }
 
     /// Stores a string secret in the default region and returns its ARN.
@@ -134,17 +146,7 @@ impl Emulator {
     /// Stores a string secret in the default region and returns its ARN
     /// and the id of its first version.
     pub fn put_secret_versioned(&self, name: &str, value: &str) -> (String, String) {
-        let client = self.secrets(REGION);
-        self.runtime.block_on(async {
-            let output = client
-                .create_secret()
-                .name(name)
-                .secret_string(value)
-                .send()
-                .await
-                .unwrap();
-            (output.arn.unwrap(), output.version_id.unwrap())
-        })
+        self.create_secret(REGION, name, value, None)
     }
 
     /// Stores a string secret in `region` whose first version has the id
@@ -156,19 +158,7 @@ impl Emulator {
         value: &str,
         version_id: &str,
     ) -> String {
-        let client = self.secrets(region);
-        self.runtime.block_on(async {
-            client
-                .create_secret()
-                .name(name)
-                .secret_string(value)
-                .client_request_token(version_id)
-                .send()
-                .await
-                .unwrap()
-                .arn
-                .unwrap()
-        })
+        self.create_secret(region, name, value, Some(version_id)).0
     }
 
     /// Adds a version to secret `name` with the staging labels `stages`
