@@ -5,6 +5,7 @@
 mod common;
 
 use common::checks::*;
+use common::mock::Mock;
 use common::*;
 
 /// Stores `parameters` (name under `root`, value) as String parameters.
@@ -407,4 +408,28 @@ fn a_json_secret_is_loaded_by_arn_and_by_version() {
     assert_eq!(get("FIRST"), Some(b"json-first".as_slice()));
     assert_eq!(get("SECOND"), None);
     assert_no_secret(&outcome.stderr, &["json-"]);
+}
+
+/// A server that gives every page the token it gave before would keep a
+/// paging loop calling it until the deadline.
+#[test]
+fn a_path_whose_pages_repeat_fails_closed() {
+    let mock = Mock::new(
+        200,
+        r#"{"Parameters":[{"Name":"/loop/a","Type":"String","Value":"bulk-canary-loop","Version":1}],"NextToken":"same"}"#,
+    );
+    assert_fails_closed(
+        || {
+            let mut command = aws_init_at(&mock.endpoint);
+            command.args(["--ssm-path", "/loop"]);
+            command
+        },
+        &[failure(
+            "--ssm-path",
+            "/loop",
+            "GetParametersByPath answered page 2 with a NextToken it had sent before; stopped \
+             there",
+        )],
+        &["bulk-canary-loop"],
+    );
 }

@@ -139,6 +139,10 @@ pub enum FetchError {
     NoRegion,
     #[error("the response held no value")]
     Empty,
+    #[error(
+        "GetParametersByPath answered page {0} with a NextToken it had sent before; stopped there"
+    )]
+    RepeatedPage(usize),
 }
 
 impl FetchError {

@@ -6,6 +6,7 @@
 //! reference path, and the name it returns for an ARN or a selector is not
 //! the one that was asked for.
 
+use std::collections::HashSet;
 use std::time::Instant;
 
 use aws_config::{Region, SdkConfig};
@@ -120,6 +121,9 @@ pub async fn get_path(client: &Client, path: &str) -> Result<Vec<(String, Secret
     let started = Instant::now();
     let mut found = Vec::new();
     let mut next_token = None;
+    // A server that hands out a token it gave before would keep this loop
+    // going, and calling, until the deadline.
+    let mut tokens = HashSet::new();
     let mut pages = 0;
     loop {
         let result = client
@@ -144,7 +148,13 @@ pub async fn get_path(client: &Client, path: &str) -> Result<Vec<(String, Secret
             }
         }
         match output.next_token {
-            Some(token) if !token.is_empty() => next_token = Some(token),
+            Some(token) if !token.is_empty() => {
+                if !tokens.insert(token.clone()) {
+                    log::debug!("GetParametersByPath {path}: page {pages} repeats a token");
+                    return Err(FetchError::RepeatedPage(pages));
+                }
+                next_token = Some(token);
+            }
             _ => break,
         }
     }
