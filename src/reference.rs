@@ -392,14 +392,16 @@ fn check_scheme_spelling(value: &str) -> Result<(), ReferenceError> {
     let Some((prefix, _)) = value.split_once(':') else {
         return Ok(());
     };
+    // Edits count characters, not bytes: a typed `é` or `€`, or a byte
+    // that is not UTF-8 and reads as U+FFFD, is one edit.
+    let lowered: Vec<char> = prefix.to_ascii_lowercase().chars().collect();
     // Longer prefixes cannot be close enough, and are not worth comparing.
-    if prefix.len() > SECRET_SCHEME.len() + MAX_SCHEME_EDITS {
+    if lowered.len() > SECRET_SCHEME.len() + MAX_SCHEME_EDITS {
         return Ok(());
     }
-    let lowered = prefix.to_ascii_lowercase();
     for scheme in [SECRET_SCHEME, PARAMETER_SCHEME] {
-        let name = scheme.trim_end_matches(':');
-        if edit_distance(lowered.as_bytes(), name.as_bytes()) <= MAX_SCHEME_EDITS {
+        let name: Vec<char> = scheme.trim_end_matches(':').chars().collect();
+        if edit_distance(&lowered, &name) <= MAX_SCHEME_EDITS {
             return Err(ReferenceError::MisspeltScheme {
                 found: format!("{prefix}:"),
                 expected: scheme,
@@ -409,9 +411,10 @@ fn check_scheme_spelling(value: &str) -> Result<(), ReferenceError> {
     Ok(())
 }
 
-/// The number of single-byte insertions, deletions, substitutions and
-/// swaps of neighbours that turn `a` into `b` (optimal string alignment).
-fn edit_distance(a: &[u8], b: &[u8]) -> usize {
+/// The number of single-character insertions, deletions, substitutions
+/// and swaps of neighbours that turn `a` into `b` (optimal string
+/// alignment).
+fn edit_distance(a: &[char], b: &[char]) -> usize {
     // Three rows of the classic table: two back, one back, and this one.
     let mut before: Vec<usize> = vec![0; b.len() + 1];
     let mut previous: Vec<usize> = (0..=b.len()).collect();

@@ -325,6 +325,8 @@ fn a_misspelt_scheme_fails_closed_with_a_hint() {
                 // Quotes and spaces that an env file kept literally.
                 ("QUOTED", "\"aws-secret:app/db\""),
                 ("SPACED", " aws-ssm:/app/token"),
+                // One edit, in three bytes.
+                ("EURO", "aws-secret\u{20ac}:app/db"),
             ])
         },
         &[
@@ -348,6 +350,11 @@ fn a_misspelt_scheme_fails_closed_with_a_hint() {
                 "SPACED",
                 " aws-ssm:<redacted>",
                 &hint(" aws-ssm:", "aws-ssm:"),
+            ),
+            failure(
+                "EURO",
+                "aws-secret\u{20ac}:<redacted>",
+                &hint("aws-secret\u{20ac}:", "aws-secret:"),
             ),
         ],
         &["app/db", "app/token", "app/api"],

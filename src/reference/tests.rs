@@ -495,6 +495,14 @@ fn misspelt_schemes_are_errors() {
         ("AWS-SSM:/x", "AWS-SSM:", PARAMETER_SCHEME),
         ("aws-secre:x", "aws-secre:", SECRET_SCHEME),
         ("aws-sso:x", "aws-sso:", PARAMETER_SCHEME),
+        // One character each, however many bytes it takes.
+        ("aws-secret\u{20ac}:x", "aws-secret\u{20ac}:", SECRET_SCHEME),
+        (
+            "aws-secr\u{e9}\u{e9}:x",
+            "aws-secr\u{e9}\u{e9}:",
+            SECRET_SCHEME,
+        ),
+        ("aws-\u{1f511}sm:x", "aws-\u{1f511}sm:", PARAMETER_SCHEME),
     ];
     for (value, found, expected) in cases {
         assert_eq!(
@@ -508,9 +516,27 @@ fn misspelt_schemes_are_errors() {
     }
 }
 
+/// A byte that is not UTF-8 reads as one character, U+FFFD.
+#[test]
+fn a_misspelt_scheme_that_is_not_utf8_is_an_error() {
+    assert_eq!(
+        check_not_utf8(b"aws-secre\xff:x", true),
+        Err(ReferenceError::MisspeltScheme {
+            found: "aws-secre\u{fffd}:".to_owned(),
+            expected: SECRET_SCHEME,
+        })
+    );
+}
+
 #[test]
 fn three_edits_away_is_not_a_scheme() {
-    for value in ["aws-secretsxy:x", "aws-region:x", "aw-sec:x", "my-secret:x"] {
+    for value in [
+        "aws-secretsxy:x",
+        "aws-region:x",
+        "aw-sec:x",
+        "my-secret:x",
+        "aws-secret\u{20ac}\u{20ac}\u{20ac}:x",
+    ] {
         assert_eq!(parse(value, true), Ok(None), "{value:?}");
     }
 }
