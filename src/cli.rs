@@ -264,7 +264,11 @@ pub fn parse(
                 given.push("--no-bare-arns");
                 options.bare_arns = false;
             }
-            "--literal" => options.literal.push(value("--literal")?),
+            "--literal" => {
+                let name = value("--literal")?;
+                check_literal("--literal", &name)?;
+                options.literal.push(name);
+            }
             "--ssm-path" => options.ssm_paths.push(value("--ssm-path")?),
             "--secret-json" => options.secret_jsons.push(value("--secret-json")?),
             "--timeout" => {
@@ -306,12 +310,16 @@ pub fn parse(
     {
         options.bare_arns = parse_bool("AWS_INIT_BARE_ARNS", &value)?;
     }
-    // These add to their flags; the variable's entries come first.
-    for (name, list) in [
-        ("AWS_INIT_LITERAL", &mut options.literal),
-        ("AWS_INIT_SSM_PATH", &mut options.ssm_paths),
-        ("AWS_INIT_SECRET_JSON", &mut options.secret_jsons),
-    ] {
+    // These add to their flags; the variable's entries come first. Paths
+    // and secrets are checked with the references they stand beside.
+    let lists: [(_, _, CheckEntry); 3] = [
+        ("AWS_INIT_LITERAL", &mut options.literal, check_literal),
+        ("AWS_INIT_SSM_PATH", &mut options.ssm_paths, |_, _| Ok(())),
+        ("AWS_INIT_SECRET_JSON", &mut options.secret_jsons, |_, _| {
+            Ok(())
+        }),
+    ];
+    for (name, list, check) in lists {
         if let Some(value) = text_var(&var, name)? {
             let mut entries: Vec<String> = value
                 .split(',')
@@ -319,6 +327,9 @@ pub fn parse(
                 .filter(|entry| !entry.is_empty())
                 .map(str::to_owned)
                 .collect();
+            for entry in &entries {
+                check(name, entry)?;
+            }
             entries.append(list);
             *list = entries;
         }
@@ -399,6 +410,22 @@ fn text_var(
             }),
         },
     }
+}
+
+/// Checks one entry of a list variable, named by its first argument.
+type CheckEntry = fn(&'static str, &str) -> Result<(), UsageError>;
+
+/// Checks a name given to `--literal`: one that is empty or holds `=`
+/// names no variable, so it would keep nothing literal without a word.
+fn check_literal(source_name: &'static str, name: &str) -> Result<(), UsageError> {
+    if name.is_empty() || name.contains('=') {
+        return Err(UsageError::InvalidValue {
+            source_name,
+            value: name.to_owned(),
+            reason: "expected a variable's name, not empty and without `=`",
+        });
+    }
+    Ok(())
 }
 
 fn parse_level(source_name: &'static str, text: &str) -> Result<Level, UsageError> {

@@ -227,6 +227,16 @@ fn usage_errors() {
         parse_with(&["--log-level", "loud", "app"], &[]),
         Err(UsageError::InvalidValue { .. })
     ));
+    for name in ["", "A=B"] {
+        assert!(matches!(
+            parse_with(&["--literal", name, "app"], &[]),
+            Err(UsageError::InvalidValue { .. })
+        ));
+    }
+    assert!(matches!(
+        parse_with(&["app"], &[("AWS_INIT_LITERAL", "A,B=C")]),
+        Err(UsageError::InvalidValue { .. })
+    ));
     for zero in ["0", "0s", "0ms"] {
         assert!(matches!(
             parse_with(&["--timeout", zero, "app"], &[]),
