@@ -314,10 +314,12 @@ pub fn parse(
     // and secrets are checked with the references they stand beside.
     let lists: [(_, _, CheckEntry); 3] = [
         ("AWS_INIT_LITERAL", &mut options.literal, check_literal),
-        ("AWS_INIT_SSM_PATH", &mut options.ssm_paths, |_, _| Ok(())),
-        ("AWS_INIT_SECRET_JSON", &mut options.secret_jsons, |_, _| {
-            Ok(())
-        }),
+        ("AWS_INIT_SSM_PATH", &mut options.ssm_paths, accept_any),
+        (
+            "AWS_INIT_SECRET_JSON",
+            &mut options.secret_jsons,
+            accept_any,
+        ),
     ];
     for (name, list, check) in lists {
         if let Some(value) = text_var(&var, name)? {
@@ -414,6 +416,11 @@ fn text_var(
 
 /// Checks one entry of a list variable, named by its first argument.
 type CheckEntry = fn(&'static str, &str) -> Result<(), UsageError>;
+
+/// Takes any entry: the list's entries are checked later.
+fn accept_any(_: &'static str, _: &str) -> Result<(), UsageError> {
+    Ok(())
+}
 
 /// Checks a name given to `--literal`: one that is empty or holds `=`
 /// names no variable, so it would keep nothing literal without a word.
