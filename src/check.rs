@@ -33,7 +33,7 @@ pub fn run(options: &Options, offline: bool) -> u8 {
                 return exit_code::UNHEALTHY;
             }
         };
-        let fetched = runtime.block_on(plan.fetch(options.timeout));
+        let fetched = runtime.block_on(plan.fetch(options.timeout, options.concurrency));
         runtime.shutdown_background();
         plan.report(Some(&fetched), &region)
     };

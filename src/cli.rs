@@ -57,8 +57,12 @@ Options:
                               load every top-level key of a JSON secret as
                               a variable (db-pass -> DB_PASS); repeatable
                               [env: AWS_INIT_SECRET_JSON=NAME,NAME...]
-      --timeout DURATION      give up resolving after DURATION and fail closed
+      --timeout DURATION      give up resolving after DURATION and fail closed;
+                              throttling, 5xx, connection errors and
+                              unanswered attempts are retried until then
                               [default: 30s] [env: AWS_INIT_TIMEOUT]
+      --concurrency N         send at most N AWS requests at once
+                              [default: 64] [env: AWS_INIT_CONCURRENCY]
       --grace-period DURATION DURATION after aws-init receives SIGTERM,
                               whatever --rewrite forwards it as, SIGKILL
                               what is left (10s, 1500ms, 2m); unset, it
@@ -111,6 +115,8 @@ pub struct Options {
     pub secret_jsons: Vec<String>,
     pub grace_period: Option<Duration>,
     pub timeout: Duration,
+    /// `--concurrency`: how many AWS requests may be in flight at once.
+    pub concurrency: usize,
     pub subreaper: bool,
     pub single_child: bool,
     /// Signal rewrites as (received, forwarded); forwarded 0 drops it.
@@ -142,6 +148,15 @@ impl Options {
 
 /// How long resolution may take unless `--timeout` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many AWS requests may be in flight at once unless `--concurrency`
+/// says otherwise: enough for 64 references in one round trip, and few
+/// enough that one process does not open hundreds of connections.
+pub const DEFAULT_CONCURRENCY: usize = 64;
+
+/// The most `--concurrency` accepts; more would only exhaust file
+/// descriptors and API quotas.
+const MAX_CONCURRENCY: usize = 4096;
 
 /// What aws-init was asked to do.
 #[derive(Debug, PartialEq, Eq)]
@@ -199,6 +214,7 @@ pub fn parse(
         secret_jsons: Vec::new(),
         grace_period: None,
         timeout: DEFAULT_TIMEOUT,
+        concurrency: DEFAULT_CONCURRENCY,
         subreaper: false,
         single_child: false,
         rewrites: Vec::new(),
@@ -275,6 +291,10 @@ pub fn parse(
                 given.push("--timeout");
                 options.timeout = parse_timeout("--timeout", &value("--timeout")?)?;
             }
+            "--concurrency" => {
+                given.push("--concurrency");
+                options.concurrency = parse_concurrency("--concurrency", &value("--concurrency")?)?;
+            }
             "--grace-period" => {
                 let text = value("--grace-period")?;
                 given.push("--grace-period");
@@ -340,6 +360,11 @@ pub fn parse(
         && let Some(value) = text_var(&var, "AWS_INIT_TIMEOUT")?
     {
         options.timeout = parse_timeout("AWS_INIT_TIMEOUT", &value)?;
+    }
+    if unset("--concurrency")
+        && let Some(value) = text_var(&var, "AWS_INIT_CONCURRENCY")?
+    {
+        options.concurrency = parse_concurrency("AWS_INIT_CONCURRENCY", &value)?;
     }
     if unset("--grace-period")
         && let Some(value) = text_var(&var, "AWS_INIT_GRACE_PERIOD")?
@@ -492,6 +517,18 @@ fn parse_timeout(source_name: &'static str, text: &str) -> Result<Duration, Usag
             reason: "the timeout must be more than 0",
         }),
         timeout => Ok(timeout),
+    }
+}
+
+/// Parses a `--concurrency`: a whole number from 1 to [`MAX_CONCURRENCY`].
+fn parse_concurrency(source_name: &'static str, text: &str) -> Result<usize, UsageError> {
+    match text.parse::<usize>() {
+        Ok(count) if (1..=MAX_CONCURRENCY).contains(&count) => Ok(count),
+        _ => Err(UsageError::InvalidValue {
+            source_name,
+            value: text.to_owned(),
+            reason: "expected a whole number from 1 to 4096",
+        }),
     }
 }
 

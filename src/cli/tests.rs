@@ -27,6 +27,7 @@ fn defaults() -> Options {
         secret_jsons: Vec::new(),
         grace_period: None,
         timeout: DEFAULT_TIMEOUT,
+        concurrency: DEFAULT_CONCURRENCY,
         subreaper: false,
         single_child: false,
         rewrites: Vec::new(),
@@ -80,6 +81,7 @@ fn every_option_with_its_value() {
         secret_jsons: vec!["app/config".into()],
         grace_period: Some(Duration::from_millis(1500)),
         timeout: Duration::from_secs(5),
+        concurrency: 3,
         subreaper: true,
         single_child: true,
         rewrites: vec![(libc::SIGTERM, libc::SIGQUIT), (libc::SIGUSR1, 0)],
@@ -101,6 +103,8 @@ fn every_option_with_its_value() {
                 "--grace-period=1500ms",
                 "--timeout",
                 "5s",
+                "--concurrency",
+                "3",
                 "--subreaper",
                 "--single-child",
                 "--rewrite",
@@ -127,6 +131,7 @@ fn every_option_from_its_variable() {
         ],
         grace_period: Some(Duration::from_secs(10)),
         timeout: Duration::from_millis(250),
+        concurrency: 200,
         subreaper: true,
         single_child: true,
         rewrites: vec![
@@ -148,6 +153,7 @@ fn every_option_from_its_variable() {
                 ("AWS_INIT_LITERAL", "A, B"),
                 ("AWS_INIT_GRACE_PERIOD", "10s"),
                 ("AWS_INIT_TIMEOUT", "250ms"),
+                ("AWS_INIT_CONCURRENCY", "200"),
                 ("AWS_INIT_SUBREAPER", "1"),
                 ("AWS_INIT_SINGLE_CHILD", "true"),
                 ("AWS_INIT_REWRITE", "15:3, SIGHUP:usr2"),
@@ -237,6 +243,14 @@ fn usage_errors() {
         parse_with(&["app"], &[("AWS_INIT_LITERAL", "A,B=C")]),
         Err(UsageError::InvalidValue { .. })
     ));
+    for count in ["0", "-1", "4097", "1.5", "", "ten"] {
+        assert!(matches!(
+            parse_with(&["--concurrency", count, "app"], &[]),
+            Err(UsageError::InvalidValue { .. })
+        ));
+    }
+    assert_eq!(parse_concurrency("--concurrency", "1"), Ok(1));
+    assert_eq!(parse_concurrency("--concurrency", "4096"), Ok(4096));
     for zero in ["0", "0s", "0ms"] {
         assert!(matches!(
             parse_with(&["--timeout", zero, "app"], &[]),
@@ -330,6 +344,7 @@ fn a_flag_wins_over_a_variable_that_would_not_parse() {
         ("AWS_INIT_LOG_LEVEL", "bogus"),
         ("AWS_INIT_BARE_ARNS", "maybe"),
         ("AWS_INIT_TIMEOUT", "abc"),
+        ("AWS_INIT_CONCURRENCY", "many"),
         ("AWS_INIT_GRACE_PERIOD", "soon"),
         ("AWS_INIT_SUBREAPER", "perhaps"),
         ("AWS_INIT_SINGLE_CHILD", "sometimes"),
@@ -340,6 +355,8 @@ fn a_flag_wins_over_a_variable_that_would_not_parse() {
         "--no-bare-arns",
         "--timeout",
         "5s",
+        "--concurrency",
+        "8",
         "--grace-period",
         "2s",
         "--subreaper",
@@ -350,6 +367,7 @@ fn a_flag_wins_over_a_variable_that_would_not_parse() {
     options.log_level = Level::Debug;
     options.bare_arns = false;
     options.timeout = Duration::from_secs(5);
+    options.concurrency = 8;
     options.grace_period = Some(Duration::from_secs(2));
     options.subreaper = true;
     options.single_child = true;

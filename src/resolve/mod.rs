@@ -1,17 +1,20 @@
 //! Resolves the references in an environment against AWS.
 //!
 //! Every variable is classified first. Then each distinct secret or
-//! parameter is fetched once, all of them concurrently, so that N
-//! references cost about one round trip. Nothing is returned unless every
-//! reference resolved: the caller gets either the whole environment or the
-//! whole list of failures.
+//! parameter is fetched once, concurrently up to `--concurrency` requests
+//! in flight, so that N references cost about one round trip. Transient
+//! failures are retried until the `--timeout` deadline ([`retry`]).
+//! Nothing is returned unless every reference resolved: the caller gets
+//! either the whole environment or the whole list of failures.
 
 mod bulk;
 mod json;
 mod parameter_store;
 mod report;
+mod retry;
 mod secrets_manager;
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -20,6 +23,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
@@ -133,8 +137,18 @@ pub enum FetchError {
     Service { code: String, message: String },
     #[error("request failed: {0}")]
     Transport(String),
-    #[error("no answer within {} ms (--timeout)", .0.as_millis())]
-    Timeout(Duration),
+    #[error(
+        "no answer within {} ms (--timeout){}",
+        .after.as_millis(),
+        still_retrying(.last.as_deref())
+    )]
+    Timeout {
+        after: Duration,
+        /// The last failure that was being retried when time ran out.
+        last: Option<Box<FetchError>>,
+    },
+    #[error("an attempt got no answer within {} ms", .0.as_millis())]
+    AttemptTimeout(Duration),
     #[error("no AWS region is set; set AWS_REGION or refer to the value by ARN")]
     NoRegion,
     #[error("the response held no value")]
@@ -162,6 +176,14 @@ impl FetchError {
     }
 }
 
+/// What a timeout's message adds about the failure being retried.
+fn still_retrying(last: Option<&FetchError>) -> String {
+    match last {
+        Some(error) => format!("; still retrying after {error}"),
+        None => String::new(),
+    }
+}
+
 /// One secret or parameter to fetch: what, and in which region.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FetchKey {
@@ -170,7 +192,7 @@ pub struct FetchKey {
 }
 
 type Answers = Vec<(FetchKey, Result<Secret, FetchError>)>;
-type FetchFuture<'a> = Pin<Box<dyn Future<Output = Answers> + 'a>>;
+type FetchFuture<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
 
 /// What a variable turned out to be before anything is fetched.
 enum Entry {
@@ -295,29 +317,42 @@ impl Plan {
             .collect()
     }
 
-    /// Fetches each distinct secret and parameter once, all concurrently.
-    /// Whatever has not answered within `timeout` fails closed.
-    pub async fn fetch(&self, timeout: Duration) -> Fetched {
+    /// Fetches each distinct secret and parameter once, with at most
+    /// `concurrency` requests in flight. Whatever has not been answered
+    /// within `timeout`, retries included, fails closed.
+    pub async fn fetch(&self, timeout: Duration, concurrency: usize) -> Fetched {
         let started = Instant::now();
+        let calls = retry::Calls::new(concurrency, timeout);
+        let tracker = Tracker::default();
         let fetch = async {
-            let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
-            fetch_all(&config, self.keys.clone(), self.paths()).await
+            // Retries are aws-init's own (see the retry module), so the
+            // SDK makes exactly one attempt per send.
+            let config = aws_config::defaults(BehaviorVersion::latest())
+                .retry_config(RetryConfig::disabled())
+                .load()
+                .await;
+            fetch_all(&config, &calls, &tracker, self.keys.clone(), self.paths()).await
         };
-        let fetched = match tokio::time::timeout(timeout, fetch).await {
-            Ok(fetched) => fetched,
-            Err(_) => Fetched {
-                values: self
-                    .keys
-                    .iter()
-                    .map(|key| (key.clone(), Err(FetchError::Timeout(timeout))))
-                    .collect(),
-                paths: self
-                    .paths()
-                    .into_iter()
-                    .map(|path| (path, Err(FetchError::Timeout(timeout))))
-                    .collect(),
-            },
-        };
+        let finished = tokio::time::timeout(timeout, fetch).await.is_ok();
+        let mut fetched = tracker.fetched.into_inner();
+        if !finished {
+            // What answered in time keeps its answer; the rest fails with
+            // what was being retried, if anything was.
+            let timed_out = |progress: Option<&retry::Progress>| FetchError::Timeout {
+                after: timeout,
+                last: progress.and_then(retry::Progress::last).map(Box::new),
+            };
+            let progress = tracker.keys.into_inner();
+            for key in &self.keys {
+                let error = || Err(timed_out(progress.get(key)));
+                fetched.values.entry(key.clone()).or_insert_with(error);
+            }
+            let progress = tracker.paths.into_inner();
+            for path in self.paths() {
+                let error = Err(timed_out(progress.get(&path)));
+                fetched.paths.entry(path).or_insert(error);
+            }
+        }
         log::debug!(
             "fetched {} secrets and parameters and {} paths in {} ms",
             fetched.values.len(),
@@ -445,9 +480,40 @@ fn pick(fetched: &Fetched, reference: &Reference) -> Result<Secret, ResolveError
     }
 }
 
-/// Fetches every key concurrently, each one once.
-async fn fetch_all(config: &SdkConfig, keys: Vec<FetchKey>, paths: Vec<String>) -> Fetched {
-    let mut results = HashMap::new();
+/// What the requests have answered so far, and what each one not yet
+/// answered is retrying: kept outside the work that the deadline cancels.
+#[derive(Default)]
+struct Tracker {
+    fetched: RefCell<Fetched>,
+    keys: RefCell<HashMap<FetchKey, retry::Progress>>,
+    paths: RefCell<HashMap<String, retry::Progress>>,
+}
+
+impl Tracker {
+    /// A progress record for one request, which fetches `keys`.
+    fn watch(&self, keys: impl IntoIterator<Item = FetchKey>) -> retry::Progress {
+        let progress = retry::Progress::default();
+        let mut watched = self.keys.borrow_mut();
+        for key in keys {
+            watched.insert(key, progress.clone());
+        }
+        progress
+    }
+
+    fn answer(&self, answers: Answers) {
+        self.fetched.borrow_mut().values.extend(answers);
+    }
+}
+
+/// Fetches every key, each one once, and every path, with every request
+/// sent through `calls`; answers go to `tracker` as they come.
+async fn fetch_all(
+    config: &SdkConfig,
+    calls: &retry::Calls,
+    tracker: &Tracker,
+    keys: Vec<FetchKey>,
+    paths: Vec<String>,
+) {
     let mut requests: Vec<FetchFuture<'_>> = Vec::new();
     let mut batches: HashMap<Option<String>, Vec<String>> = HashMap::new();
     // One client per service and region; clients share the SDK's HTTP
@@ -457,7 +523,7 @@ async fn fetch_all(config: &SdkConfig, keys: Vec<FetchKey>, paths: Vec<String>) 
 
     for key in keys {
         if key.region.is_none() && config.region().is_none() {
-            results.insert(key, Err(FetchError::NoRegion));
+            tracker.answer(vec![(key, Err(FetchError::NoRegion))]);
             continue;
         }
         match &key.source {
@@ -467,9 +533,11 @@ async fn fetch_all(config: &SdkConfig, keys: Vec<FetchKey>, paths: Vec<String>) 
                     .or_insert_with(|| secrets_manager::client(config, key.region.as_deref()))
                     .clone();
                 let (id, version) = (id.clone(), version.clone());
+                let progress = tracker.watch([key.clone()]);
                 requests.push(Box::pin(async move {
-                    let value = secrets_manager::get(&client, &id, &version).await;
-                    vec![(key, value)]
+                    let value =
+                        secrets_manager::get(calls, &progress, &client, &id, &version).await;
+                    tracker.answer(vec![(key, value)]);
                 }));
             }
             Source::Parameter { name } if parameter_store::batchable(name) => {
@@ -481,9 +549,10 @@ async fn fetch_all(config: &SdkConfig, keys: Vec<FetchKey>, paths: Vec<String>) 
                     .or_insert_with(|| parameter_store::client(config, key.region.as_deref()))
                     .clone();
                 let name = name.clone();
+                let progress = tracker.watch([key.clone()]);
                 requests.push(Box::pin(async move {
-                    let value = parameter_store::get(&client, &name).await;
-                    vec![(key, value)]
+                    let value = parameter_store::get(calls, &progress, &client, &name).await;
+                    tracker.answer(vec![(key, value)]);
                 }));
             }
         }
@@ -495,11 +564,16 @@ async fn fetch_all(config: &SdkConfig, keys: Vec<FetchKey>, paths: Vec<String>) 
             .or_insert_with(|| parameter_store::client(config, region.as_deref()))
             .clone();
         for chunk in names.chunks(parameter_store::BATCH_LIMIT) {
+            let key = |name: String| FetchKey {
+                source: Source::Parameter { name },
+                region: region.clone(),
+            };
+            let progress = tracker.watch(chunk.iter().cloned().map(key));
             let chunk = chunk.to_vec();
             let client = client.clone();
             let region = region.clone();
             requests.push(Box::pin(async move {
-                parameter_store::get_batch(&client, &chunk)
+                let answers = parameter_store::get_batch(calls, &progress, &client, &chunk)
                     .await
                     .into_iter()
                     .map(|(name, value)| {
@@ -509,7 +583,8 @@ async fn fetch_all(config: &SdkConfig, keys: Vec<FetchKey>, paths: Vec<String>) 
                         };
                         (key, value)
                     })
-                    .collect()
+                    .collect();
+                tracker.answer(answers);
             }));
         }
     }
@@ -518,29 +593,25 @@ async fn fetch_all(config: &SdkConfig, keys: Vec<FetchKey>, paths: Vec<String>) 
     let path_client = config
         .region()
         .map(|_| parameter_store::client(config, None));
-    let path_requests = paths.into_iter().map(|path| {
+    for path in paths {
         let client = path_client.clone();
-        async move {
+        let progress = retry::Progress::default();
+        tracker
+            .paths
+            .borrow_mut()
+            .insert(path.clone(), progress.clone());
+        requests.push(Box::pin(async move {
             let found = match &client {
-                Some(client) => parameter_store::get_path(client, &path).await,
+                Some(client) => parameter_store::get_path(calls, &progress, client, &path).await,
                 None => Err(FetchError::NoRegion),
             };
-            (path, found)
-        }
-    });
+            tracker.fetched.borrow_mut().paths.insert(path, found);
+        }));
+    }
 
-    let (batches, paths) = futures_util::future::join(
-        futures_util::future::join_all(requests),
-        futures_util::future::join_all(path_requests),
-    )
-    .await;
-    for batch in batches {
-        results.extend(batch);
-    }
-    Fetched {
-        values: results,
-        paths: paths.into_iter().collect(),
-    }
+    // Every request starts at once; `calls` holds back those beyond the
+    // bound on concurrency until a slot frees up.
+    futures_util::future::join_all(requests).await;
 }
 
 #[cfg(test)]

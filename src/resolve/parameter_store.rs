@@ -4,7 +4,9 @@
 //! `:VERSION` or `:LABEL` selector and the `/aws/reference/secretsmanager/`
 //! path go one at a time with GetParameter: GetParameters rejects the
 //! reference path, and the name it returns for an ARN or a selector is not
-//! the one that was asked for.
+//! the one that was asked for. When GetParameters is denied, a batch falls
+//! back to GetParameter for each of its names, so that a policy granting
+//! only `ssm:GetParameter` still works.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -13,6 +15,7 @@ use aws_config::{Region, SdkConfig};
 use aws_sdk_ssm::Client;
 
 use super::FetchError;
+use super::retry::{Calls, Progress};
 use crate::log;
 use crate::reference::SECRETS_MANAGER_PATH;
 use crate::secret::Secret;
@@ -37,22 +40,30 @@ pub fn batchable(name: &str) -> bool {
     !name.starts_with("arn:") && !name.starts_with(SECRETS_MANAGER_PATH) && !name.contains(':')
 }
 
-/// Fetches one parameter by name or ARN with GetParameter.
-pub async fn get(client: &Client, name: &str) -> Result<Secret, FetchError> {
+/// Fetches one parameter by name or ARN with GetParameter, retrying
+/// through `calls`.
+pub async fn get(
+    calls: &Calls,
+    progress: &Progress,
+    client: &Client,
+    name: &str,
+) -> Result<Secret, FetchError> {
     let started = Instant::now();
-    let result = client
-        .get_parameter()
-        .name(name)
-        .with_decryption(true)
-        .send()
+    let result = calls
+        .send(&format!("GetParameter {name}"), progress, || {
+            client
+                .get_parameter()
+                .name(name)
+                .with_decryption(true)
+                .send()
+        })
         .await;
     log::debug!(
         "GetParameter {name}: {} in {} ms",
         if result.is_ok() { "ok" } else { "failed" },
         started.elapsed().as_millis()
     );
-    let output = result.map_err(FetchError::from_sdk)?;
-    output
+    result?
         .parameter
         .and_then(|parameter| parameter.value)
         .map(Secret::from_string)
@@ -60,17 +71,24 @@ pub async fn get(client: &Client, name: &str) -> Result<Secret, FetchError> {
 }
 
 /// Fetches up to [`BATCH_LIMIT`] parameters with one GetParameters call,
-/// returning a result for every name asked for.
+/// or with GetParameter for each when GetParameters is denied, returning a
+/// result for every name asked for.
 pub async fn get_batch(
+    calls: &Calls,
+    progress: &Progress,
     client: &Client,
     names: &[String],
 ) -> Vec<(String, Result<Secret, FetchError>)> {
     let started = Instant::now();
-    let result = client
-        .get_parameters()
-        .set_names(Some(names.to_vec()))
-        .with_decryption(true)
-        .send()
+    let what = format!("GetParameters ({} names)", names.len());
+    let result = calls
+        .send(&what, progress, || {
+            client
+                .get_parameters()
+                .set_names(Some(names.to_vec()))
+                .with_decryption(true)
+                .send()
+        })
         .await;
     log::debug!(
         "GetParameters ({} names): {} in {} ms",
@@ -80,8 +98,18 @@ pub async fn get_batch(
     );
     let output = match result {
         Ok(output) => output,
+        Err(FetchError::Service { code, .. }) if code == "AccessDeniedException" => {
+            if calls.first_fallback() {
+                log::info!(
+                    "GetParameters was denied; reading parameters one at a time with GetParameter"
+                );
+            }
+            let each = names.iter().map(|name| async move {
+                (name.clone(), get(calls, progress, client, name).await)
+            });
+            return futures_util::future::join_all(each).await;
+        }
         Err(error) => {
-            let error = FetchError::from_sdk(error);
             return names
                 .iter()
                 .map(|name| (name.clone(), Err(error.clone())))
@@ -116,8 +144,13 @@ pub async fn get_batch(
 }
 
 /// Fetches every parameter under `path`, recursively, following every
-/// page: (full name, value) for each.
-pub async fn get_path(client: &Client, path: &str) -> Result<Vec<(String, Secret)>, FetchError> {
+/// page and retrying each through `calls`: (full name, value) for each.
+pub async fn get_path(
+    calls: &Calls,
+    progress: &Progress,
+    client: &Client,
+    path: &str,
+) -> Result<Vec<(String, Secret)>, FetchError> {
     let started = Instant::now();
     let mut found = Vec::new();
     let mut next_token = None;
@@ -126,20 +159,25 @@ pub async fn get_path(client: &Client, path: &str) -> Result<Vec<(String, Secret
     let mut tokens = HashSet::new();
     let mut pages = 0;
     loop {
-        let result = client
-            .get_parameters_by_path()
-            .path(path)
-            .recursive(true)
-            .with_decryption(true)
-            .set_next_token(next_token.take())
-            .send()
+        let token = next_token.take();
+        let what = format!("GetParametersByPath {path} (page {})", pages + 1);
+        let result = calls
+            .send(&what, progress, || {
+                client
+                    .get_parameters_by_path()
+                    .path(path)
+                    .recursive(true)
+                    .with_decryption(true)
+                    .set_next_token(token.clone())
+                    .send()
+            })
             .await;
         pages += 1;
         let output = match result {
             Ok(output) => output,
             Err(error) => {
                 log::debug!("GetParametersByPath {path}: failed on page {pages}");
-                return Err(FetchError::from_sdk(error));
+                return Err(error);
             }
         };
         for parameter in output.parameters.unwrap_or_default() {

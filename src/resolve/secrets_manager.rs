@@ -12,6 +12,7 @@ use aws_sdk_secretsmanager::Client;
 use zeroize::Zeroizing;
 
 use super::FetchError;
+use super::retry::{Calls, Progress};
 use crate::log;
 use crate::reference::SecretVersion;
 use crate::secret::Secret;
@@ -25,28 +26,39 @@ pub fn client(config: &SdkConfig, region: Option<&str>) -> Client {
     Client::from_conf(builder.build())
 }
 
-/// Fetches `version` of the secret `id` (a name or an ARN).
-pub async fn get(client: &Client, id: &str, version: &SecretVersion) -> Result<Secret, FetchError> {
+/// Fetches `version` of the secret `id` (a name or an ARN), retrying
+/// through `calls`.
+pub async fn get(
+    calls: &Calls,
+    progress: &Progress,
+    client: &Client,
+    id: &str,
+    version: &SecretVersion,
+) -> Result<Secret, FetchError> {
     let started = Instant::now();
-    let result = client
-        .get_secret_value()
-        .secret_id(id)
-        .set_version_stage(version.stage.clone())
-        .set_version_id(version.id.clone())
-        .send()
-        .await;
     let shown = match (&version.stage, &version.id) {
         (None, None) => String::new(),
         (Some(stage), None) => format!(" (stage {stage})"),
         (None, Some(id)) => format!(" (version {id})"),
         (Some(stage), Some(id)) => format!(" (stage {stage}, version {id})"),
     };
+    let what = format!("GetSecretValue {id}{shown}");
+    let result = calls
+        .send(&what, progress, || {
+            client
+                .get_secret_value()
+                .secret_id(id)
+                .set_version_stage(version.stage.clone())
+                .set_version_id(version.id.clone())
+                .send()
+        })
+        .await;
     log::debug!(
         "GetSecretValue {id}{shown}: {} in {} ms",
         if result.is_ok() { "ok" } else { "failed" },
         started.elapsed().as_millis()
     );
-    let mut output = result.map_err(FetchError::from_sdk)?;
+    let mut output = result?;
     if let Some(text) = output.secret_string.take() {
         return Ok(Secret::from_string(text));
     }

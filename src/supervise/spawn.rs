@@ -109,7 +109,7 @@ fn resolve_environment(options: &Options) -> Result<Environment, u8> {
                 log::error!("cannot start the async runtime: {error}");
                 exit_code::FAILED
             })?;
-        let fetched = runtime.block_on(plan.fetch(options.timeout));
+        let fetched = runtime.block_on(plan.fetch(options.timeout, options.concurrency));
         // Worker threads left behind by DNS lookups must not delay the
         // exec, which ends them anyway.
         runtime.shutdown_background();

@@ -13,6 +13,7 @@ pub mod canary;
 pub mod checks;
 pub mod launch;
 pub mod mock;
+pub mod proxy;
 pub mod temp;
 
 use std::ffi::OsStr;
