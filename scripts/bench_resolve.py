@@ -236,8 +236,7 @@ def bench_latency(args, spawner, proxy, env):
                     if name == "aws-init":
                         calls[size] = counted["calls"]
             log(f"  round {round_ + 1} done")
-    return {"times": {key: statistics.median(values) for key, values in times.items()},
-            "runs": {key: len(values) for key, values in times.items()}, "calls": calls}
+    return {"times": {key: statistics.median(values) for key, values in times.items()}, "calls": calls}
 
 
 # --- 2. fleet ---------------------------------------------------------------
