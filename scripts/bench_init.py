@@ -613,6 +613,24 @@ def own_cpu():
     return times.user + times.system + times.children_user + times.children_system
 
 
+class OtherLoad:
+    """Watches the CPUs from its creation on, to tell how much of them
+    processes other than this driver and its children kept busy."""
+
+    def __init__(self):
+        self.started = time.monotonic()
+        self.busy, self.own = busy_cpu(), own_cpu()
+
+    def took(self):
+        """Seconds since the watch began."""
+        return time.monotonic() - self.started
+
+    def share(self):
+        """The share of all CPUs that other processes used meanwhile."""
+        other = (busy_cpu() - self.busy) - (own_cpu() - self.own)
+        return max(0.0, other / (self.took() * os.cpu_count()))
+
+
 def cpu_model():
     try:
         with open("/proc/cpuinfo") as file:
@@ -634,8 +652,7 @@ def drive(args):
         log(f"warning: other processes are keeping {idle_check:.0%} of the CPUs busy; "
             "wall times will be noisy")
 
-    started = time.monotonic()
-    busy_before, own_before = busy_cpu(), own_cpu()
+    watch = OtherLoad()
     if args.quick:
         args.runs, args.orphans, args.orphan_runs, args.signals, args.memory_runs = 100, 1000, 1, 100, 2
     inits = init_prefixes(args.aws_init)
@@ -650,11 +667,9 @@ def drive(args):
     log(f"signals: {args.signals} SIGUSR1 to each, interleaved")
     results["signals"] = bench_signals(inits, args.signals, warmup=max(10, args.signals // 20))
 
-    took = time.monotonic() - started
     # Whatever the CPUs did beyond this benchmark's own processes was other
     # load, which makes the wall times worth less: say how much there was.
-    other = (busy_cpu() - busy_before) - (own_cpu() - own_before)
-    load = {"share": max(0.0, other / (took * os.cpu_count()))}
+    took, load = watch.took(), {"share": watch.share()}
     sys.stdout.reconfigure(encoding="utf-8")
     print(report(args, inits, results, load, took))
 

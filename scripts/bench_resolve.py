@@ -32,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 # Imported from bench_init.py without leaving a __pycache__ in the tree.
 sys.dont_write_bytecode = True
-from bench_init import BLOCKS, blocks, busy_cpu, cpu_model, own_cpu, percentile, rotated, verdict  # noqa: E402
+from bench_init import BLOCKS, OtherLoad, blocks, cpu_model, percentile, rotated, verdict  # noqa: E402
 
 CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 TRUE = "/usr/bin/true"
@@ -489,8 +489,7 @@ def drive(args):
     bring_up_loopback()
     if args.quick:
         args.runs, args.peer_runs, args.cli_runs, args.cli_max, args.plain_runs = 3, 1, 1, 10, 200
-    busy_before, own_before = busy_cpu(), own_cpu()
-    started = time.monotonic()
+    watch = OtherLoad()
     workdir = tempfile.mkdtemp(prefix="bench-resolve.")
     home = os.path.join(workdir, "home")
     os.mkdir(home)
@@ -529,9 +528,7 @@ def drive(args):
             server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    took = time.monotonic() - started
-    other = (busy_cpu() - busy_before) - (own_cpu() - own_before)
-    load = max(0.0, other / (took * os.cpu_count()))
+    took, load = watch.took(), watch.share()
     sys.stdout.reconfigure(encoding="utf-8")
     print(report(args, results, versions, load, took))
 
