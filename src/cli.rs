@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::log::Level;
+use crate::log::{Format, Level};
 use crate::supervise::signals;
 
 pub const HELP: &str = "\
@@ -44,6 +44,8 @@ before COMMAND starts; if any fails, COMMAND does not start.
 Options:
       --log-level LEVEL       error, warn, info or debug [default: info]
                               [env: AWS_INIT_LOG_LEVEL]
+      --log-format FORMAT     text, or json for one JSON object a line
+                              [default: text] [env: AWS_INIT_LOG_FORMAT]
       --no-bare-arns          leave bare secret and parameter ARNs as they are
                               [env: AWS_INIT_BARE_ARNS=0]
       --literal NAME          keep variable NAME's value literal; repeatable,
@@ -107,6 +109,7 @@ Exit codes:
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
     pub log_level: Level,
+    pub log_format: Format,
     pub bare_arns: bool,
     pub literal: Vec<String>,
     /// `--ssm-path`: Parameter Store paths to load every parameter from.
@@ -176,6 +179,17 @@ pub enum Action {
     },
 }
 
+/// A usage error, with the log format to report it in.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Usage {
+    pub error: UsageError,
+    /// `--log-format` when it came before the mistake and parsed, else
+    /// `AWS_INIT_LOG_FORMAT` when it parses, else text: a deployment that
+    /// asks for JSON gets its usage errors as JSON too, whichever setting
+    /// is wrong.
+    pub log_format: Format,
+}
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum UsageError {
     #[error("unknown option `{0}`; see aws-init --help")]
@@ -202,12 +216,32 @@ pub enum UsageError {
 
 /// Parses `args` (without the program name), reading defaults through
 /// `var`.
-pub fn parse(
+pub fn parse(args: Vec<OsString>, var: impl Fn(&str) -> Option<OsString>) -> Result<Action, Usage> {
+    let mut flag_format = None;
+    parse_action(args, &var, &mut flag_format).map_err(|error| {
+        let var_format = || {
+            text_var(&var, "AWS_INIT_LOG_FORMAT")
+                .ok()
+                .flatten()
+                .and_then(|text| Format::parse(&text))
+        };
+        Usage {
+            error,
+            log_format: flag_format.or_else(var_format).unwrap_or_default(),
+        }
+    })
+}
+
+/// Parses as [`parse`] does, setting `flag_format` as soon as a
+/// `--log-format` flag has parsed.
+fn parse_action(
     args: Vec<OsString>,
-    var: impl Fn(&str) -> Option<OsString>,
+    var: &impl Fn(&str) -> Option<OsString>,
+    flag_format: &mut Option<Format>,
 ) -> Result<Action, UsageError> {
     let mut options = Options {
         log_level: Level::Info,
+        log_format: Format::Text,
         bare_arns: true,
         literal: Vec::new(),
         ssm_paths: Vec::new(),
@@ -275,6 +309,12 @@ pub fn parse(
                 given.push("--log-level");
                 options.log_level = parse_level("--log-level", &value("--log-level")?)?;
             }
+            "--log-format" => {
+                given.push("--log-format");
+                let format = parse_format("--log-format", &value("--log-format")?)?;
+                options.log_format = format;
+                *flag_format = Some(format);
+            }
             "--no-bare-arns" => {
                 no_value("--no-bare-arns")?;
                 given.push("--no-bare-arns");
@@ -321,12 +361,17 @@ pub fn parse(
 
     let unset = |flag: &str| !given.contains(&flag);
     if unset("--log-level")
-        && let Some(value) = text_var(&var, "AWS_INIT_LOG_LEVEL")?
+        && let Some(value) = text_var(var, "AWS_INIT_LOG_LEVEL")?
     {
         options.log_level = parse_level("AWS_INIT_LOG_LEVEL", &value)?;
     }
+    if unset("--log-format")
+        && let Some(value) = text_var(var, "AWS_INIT_LOG_FORMAT")?
+    {
+        options.log_format = parse_format("AWS_INIT_LOG_FORMAT", &value)?;
+    }
     if unset("--no-bare-arns")
-        && let Some(value) = text_var(&var, "AWS_INIT_BARE_ARNS")?
+        && let Some(value) = text_var(var, "AWS_INIT_BARE_ARNS")?
     {
         options.bare_arns = parse_bool("AWS_INIT_BARE_ARNS", &value)?;
     }
@@ -342,7 +387,7 @@ pub fn parse(
         ),
     ];
     for (name, list, check) in lists {
-        if let Some(value) = text_var(&var, name)? {
+        if let Some(value) = text_var(var, name)? {
             let mut entries: Vec<String> = value
                 .split(',')
                 .map(str::trim)
@@ -357,34 +402,34 @@ pub fn parse(
         }
     }
     if unset("--timeout")
-        && let Some(value) = text_var(&var, "AWS_INIT_TIMEOUT")?
+        && let Some(value) = text_var(var, "AWS_INIT_TIMEOUT")?
     {
         options.timeout = parse_timeout("AWS_INIT_TIMEOUT", &value)?;
     }
     if unset("--concurrency")
-        && let Some(value) = text_var(&var, "AWS_INIT_CONCURRENCY")?
+        && let Some(value) = text_var(var, "AWS_INIT_CONCURRENCY")?
     {
         options.concurrency = parse_concurrency("AWS_INIT_CONCURRENCY", &value)?;
     }
     if unset("--grace-period")
-        && let Some(value) = text_var(&var, "AWS_INIT_GRACE_PERIOD")?
+        && let Some(value) = text_var(var, "AWS_INIT_GRACE_PERIOD")?
     {
         options.grace_period = Some(parse_duration("AWS_INIT_GRACE_PERIOD", &value)?);
     }
     if unset("--subreaper")
-        && let Some(value) = text_var(&var, "AWS_INIT_SUBREAPER")?
+        && let Some(value) = text_var(var, "AWS_INIT_SUBREAPER")?
     {
         options.subreaper = parse_bool("AWS_INIT_SUBREAPER", &value)?;
     }
     if unset("--single-child")
-        && let Some(value) = text_var(&var, "AWS_INIT_SINGLE_CHILD")?
+        && let Some(value) = text_var(var, "AWS_INIT_SINGLE_CHILD")?
     {
         options.single_child = parse_bool("AWS_INIT_SINGLE_CHILD", &value)?;
     }
     // The variable's rewrites come first, so that a flag for the same
     // signal, later in the list, wins. A broken variable is still an
     // error: which of its signals a flag covers cannot be told.
-    if let Some(value) = text_var(&var, "AWS_INIT_REWRITE")? {
+    if let Some(value) = text_var(var, "AWS_INIT_REWRITE")? {
         let mut rewrites = Vec::new();
         for rewrite in value
             .split(',')
@@ -465,6 +510,14 @@ fn parse_level(source_name: &'static str, text: &str) -> Result<Level, UsageErro
         source_name,
         value: text.to_owned(),
         reason: "expected error, warn, info or debug",
+    })
+}
+
+fn parse_format(source_name: &'static str, text: &str) -> Result<Format, UsageError> {
+    Format::parse(text).ok_or_else(|| UsageError::InvalidValue {
+        source_name,
+        value: text.to_owned(),
+        reason: "expected text or json",
     })
 }
 

@@ -1,13 +1,16 @@
-//! Writes aws-init's own log lines to stderr, one line per event.
+//! Writes aws-init's own log lines to stderr, one line per event, as text
+//! or as JSON objects.
 //!
-//! Every line starts with `aws-init:` so it can be told apart from the
+//! Every text line starts with `aws-init:` so it can be told apart from the
 //! command's output. Callers pass names, references, counts and durations,
 //! never a value: nothing here can tell a secret from any other text, so the
 //! rule is kept at the call sites.
 
 use std::fmt;
 use std::io::Write;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+mod json;
 
 /// How much aws-init says, from least to most.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -38,6 +41,35 @@ pub fn set_level(level: Level) {
     LEVEL.store(level as u8, Ordering::Relaxed);
 }
 
+/// How each line is laid out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// `aws-init: error: ...`, for people.
+    #[default]
+    Text,
+    /// One JSON object a line, for CloudWatch Logs, Fluent Bit and the like.
+    Json,
+}
+
+impl Format {
+    /// Parses a format name as given to `--log-format`.
+    pub fn parse(text: &str) -> Option<Format> {
+        match text.to_ascii_lowercase().as_str() {
+            "text" => Some(Format::Text),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+}
+
+static JSON: AtomicBool = AtomicBool::new(false);
+
+/// Sets how every later line is laid out, in this process and in the
+/// children it forks from now on.
+pub fn set_format(format: Format) {
+    JSON.store(format == Format::Json, Ordering::Relaxed);
+}
+
 /// Tells whether a line at `level` would be printed.
 pub fn enabled(level: Level) -> bool {
     level as u8 <= LEVEL.load(Ordering::Relaxed)
@@ -48,18 +80,24 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
     if !enabled(level) {
         return;
     }
-    let tag = match level {
-        Level::Error => "error: ",
-        Level::Warn => "warning: ",
-        Level::Info => "",
-        Level::Debug => "debug: ",
+    // Names and references come from the environment and may hold a
+    // newline; escaping control characters keeps one event on one line, so
+    // no value can forge a line of its own. JSON gets the same text, so
+    // that both formats say exactly the same thing.
+    let message = escape(&args.to_string());
+    let line = if JSON.load(Ordering::Relaxed) {
+        json::line(level, &message, std::time::SystemTime::now())
+    } else {
+        let tag = match level {
+            Level::Error => "error: ",
+            Level::Warn => "warning: ",
+            Level::Info => "",
+            Level::Debug => "debug: ",
+        };
+        format!("aws-init: {tag}{message}\n")
     };
     // One write per line, so that lines from the init and the resolving
     // child never interleave mid-line on a shared stderr.
-    // Names and references come from the environment and may hold a
-    // newline; escaping control characters keeps one event on one line, so
-    // no value can forge a line of its own.
-    let line = format!("aws-init: {tag}{}\n", escape(&args.to_string()));
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 

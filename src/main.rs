@@ -39,8 +39,9 @@ fn main() -> ExitCode {
     let args = std::env::args_os().skip(1).collect();
     let action = match cli::parse(args, |name| std::env::var_os(name)) {
         Ok(action) => action,
-        Err(error) => {
-            log::error!("{error}");
+        Err(usage) => {
+            log::set_format(usage.log_format);
+            log::error!("{}", usage.error);
             return ExitCode::from(exit_code::USAGE);
         }
     };
@@ -59,14 +60,17 @@ fn main() -> ExitCode {
         }
         Action::HealthCheck(options) => {
             log::set_level(options.log_level);
+            log::set_format(options.log_format);
             health::run()
         }
         Action::Check { options, offline } => {
             log::set_level(options.log_level);
+            log::set_format(options.log_format);
             check::run(&options, offline)
         }
         Action::Run { options, command } => {
             log::set_level(options.log_level);
+            log::set_format(options.log_format);
             let result = mask
                 .map_err(supervise::SuperviseError::Block)
                 .and_then(|mask| supervise::run(&options, command, mask));

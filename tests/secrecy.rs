@@ -1,6 +1,6 @@
 //! The secrecy suite for what aws-init prints and writes. Every secret and
 //! parameter it plants holds a random canary. aws-init is driven down every
-//! path: success at each log level, bulk loading, `--check`, each kind of
+//! path: success at each log level and in each log format, bulk loading, `--check`, each kind of
 //! failure, AWS errors, the health check, a signal while resolving, and a
 //! command that crashes. No canary, nor any 8-byte piece of one, may show
 //! up in what aws-init prints or in a file written during the run.
@@ -12,6 +12,7 @@ use std::io::ErrorKind;
 use std::process::Command;
 
 use common::canary::*;
+use common::json_log;
 use common::launch::{Launch, Running, shell};
 use common::mock::Mock;
 use common::*;
@@ -21,11 +22,29 @@ use nix::sys::signal::Signal;
 fn success_at_every_log_level_shows_no_canary() {
     let planted = Planted::new();
     for level in ["error", "warn", "info", "debug"] {
-        let outcome = run_planted(&planted, &[], &["--log-level", level]);
-        assert_eq!(outcome.code(), 0, "{level}: {}", outcome.stderr);
-        assert_eq!(outcome.stdout, "match\n", "{level}: {}", outcome.stderr);
+        for format in ["text", "json"] {
+            let outcome = run_planted(
+                &planted,
+                &[],
+                &["--log-level", level, "--log-format", format],
+            );
+            assert_eq!(outcome.code(), 0, "{level}: {}", outcome.stderr);
+            assert_eq!(outcome.stdout, "match\n", "{level}: {}", outcome.stderr);
+        }
     }
 }
+
+/// What aws-init logged, as text: JSON lines are read back into the text
+/// lines they stand for, so that the same checks hold for both formats.
+fn logged(outcome: &common::Outcome, format: &str) -> String {
+    match format {
+        "json" => json_log::to_text(&outcome.stderr),
+        _ => outcome.stderr.clone(),
+    }
+}
+
+/// The (log level, log format) pairs the failure tests run at.
+const LOGGING: [(&str, &str); 3] = [("error", "text"), ("debug", "text"), ("debug", "json")];
 
 #[test]
 fn the_sdk_prints_nothing_even_when_the_environment_asks() {
@@ -36,11 +55,18 @@ fn the_sdk_prints_nothing_even_when_the_environment_asks() {
         ("AWS_LOG_LEVEL", "trace"),
         ("RUST_BACKTRACE", "full"),
     ];
-    let outcome = run_planted(&planted, &asks, &["--log-level", "debug"]);
-    assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
-    assert_eq!(outcome.stdout, "match\n");
-    for line in outcome.stderr.lines() {
-        assert!(line.starts_with("aws-init: "), "not aws-init's: {line:?}");
+    for format in ["text", "json"] {
+        let outcome = run_planted(
+            &planted,
+            &asks,
+            &["--log-level", "debug", "--log-format", format],
+        );
+        assert_eq!(outcome.code(), 0, "{}", outcome.stderr);
+        assert_eq!(outcome.stdout, "match\n");
+        // Reading the JSON back fails on any line that is not aws-init's.
+        for line in logged(&outcome, format).lines() {
+            assert!(line.starts_with("aws-init: "), "not aws-init's: {line:?}");
+        }
     }
 }
 
@@ -129,29 +155,29 @@ impl Failing {
 fn every_kind_of_failure_shows_no_canary() {
     let planted = Planted::new();
     let failing = Failing::plant();
-    for level in ["error", "debug"] {
+    for (level, format) in LOGGING {
         let workspace = Workspace::new();
         let scratch = expected_dir();
         let mut command = emulator().aws_init();
         planted.apply(&mut command);
         workspace.apply(&mut command);
-        command.args(["--log-level", level]);
+        command.args(["--log-level", level, "--log-format", format]);
         failing.apply(&mut command);
         let outcome = run(command.args(planted.checker(&scratch)));
         assert_clean(&outcome, &workspace);
         assert_eq!(outcome.code(), 125, "{}", outcome.stderr);
         assert_eq!(outcome.stdout, "", "the command started");
+        let stderr = logged(&outcome, format);
         let summary = format!(
             "aws-init: error: {} reference(s) failed to resolve; the command was not started",
             failing.count()
         );
-        let errors: Vec<&str> = outcome
-            .stderr
+        let errors: Vec<&str> = stderr
             .lines()
             .filter(|line| line.starts_with("aws-init: error: "))
             .collect();
-        assert_eq!(errors.len(), failing.count() + 1, "{}", outcome.stderr);
-        assert_eq!(errors.last(), Some(&summary.as_str()), "{}", outcome.stderr);
+        assert_eq!(errors.len(), failing.count() + 1, "{stderr}");
+        assert_eq!(errors.last(), Some(&summary.as_str()), "{stderr}");
         let starts =
             failing
                 .references
@@ -163,8 +189,7 @@ fn every_kind_of_failure_shows_no_canary() {
         for start in starts {
             assert!(
                 errors.iter().any(|line| line.starts_with(&start)),
-                "no line starting {start:?}:\n{}",
-                outcome.stderr
+                "no line starting {start:?}:\n{stderr}"
             );
         }
     }
@@ -347,19 +372,19 @@ fn aws_errors_show_the_code_and_message_and_no_canary() {
         expected.push(bulk);
         expected.sort();
 
-        for level in ["error", "debug"] {
+        for (level, format) in LOGGING {
             let outcome = run_planted(
                 &planted,
                 &[
                     (service.endpoint_variable(), &mock.endpoint),
                     ("EXTRA", extra),
                 ],
-                &["--log-level", level],
+                &["--log-level", level, "--log-format", format],
             );
             assert_eq!(outcome.code(), 125, "{}", outcome.stderr);
             assert_eq!(outcome.stdout, "", "the command started");
-            let mut errors: Vec<&str> = outcome
-                .stderr
+            let stderr = logged(&outcome, format);
+            let mut errors: Vec<&str> = stderr
                 .lines()
                 .filter(|line| line.starts_with("aws-init: error: "))
                 .collect();

@@ -7,6 +7,10 @@ fn args(list: &[&str]) -> Vec<OsString> {
 }
 
 fn parse_with(list: &[&str], vars: &[(&str, &str)]) -> Result<Action, UsageError> {
+    parse_usage(list, vars).map_err(|usage| usage.error)
+}
+
+fn parse_usage(list: &[&str], vars: &[(&str, &str)]) -> Result<Action, Usage> {
     let vars: Vec<(String, String)> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -21,6 +25,7 @@ fn parse_with(list: &[&str], vars: &[(&str, &str)]) -> Result<Action, UsageError
 fn defaults() -> Options {
     Options {
         log_level: Level::Info,
+        log_format: Format::Text,
         bare_arns: true,
         literal: Vec::new(),
         ssm_paths: Vec::new(),
@@ -75,6 +80,7 @@ fn help_version_and_health_check() {
 fn every_option_with_its_value() {
     let expected = Options {
         log_level: Level::Debug,
+        log_format: Format::Json,
         bare_arns: false,
         literal: vec!["A".into(), "B".into()],
         ssm_paths: vec!["/app".into(), "/shared".into()],
@@ -91,6 +97,8 @@ fn every_option_with_its_value() {
             &[
                 "--log-level",
                 "debug",
+                "--log-format",
+                "json",
                 "--no-bare-arns",
                 "--literal",
                 "A",
@@ -122,6 +130,7 @@ fn every_option_with_its_value() {
 fn every_option_from_its_variable() {
     let expected = Options {
         log_level: Level::Error,
+        log_format: Format::Json,
         bare_arns: false,
         literal: vec!["A".into(), "B".into()],
         ssm_paths: vec!["/app".into(), "/shared".into(), "/flag".into()],
@@ -149,6 +158,7 @@ fn every_option_from_its_variable() {
                     "a,arn:aws:secretsmanager:us-east-1:123456789012:secret:b",
                 ),
                 ("AWS_INIT_LOG_LEVEL", "error"),
+                ("AWS_INIT_LOG_FORMAT", "JSON"),
                 ("AWS_INIT_BARE_ARNS", "0"),
                 ("AWS_INIT_LITERAL", "A, B"),
                 ("AWS_INIT_GRACE_PERIOD", "10s"),
@@ -172,9 +182,17 @@ fn flags_win_over_variables() {
     };
     assert_eq!(
         parse_with(
-            &["--log-level", "warn", "--grace-period", "2m", "app"],
+            &[
+                "--log-level",
+                "warn",
+                "--grace-period",
+                "2m",
+                "--log-format=text",
+                "app"
+            ],
             &[
                 ("AWS_INIT_LOG_LEVEL", "debug"),
+                ("AWS_INIT_LOG_FORMAT", "json"),
                 ("AWS_INIT_GRACE_PERIOD", "1s")
             ]
         ),
@@ -342,6 +360,7 @@ fn rejects_rewrites_of_signals_that_cannot_be_forwarded() {
 fn a_flag_wins_over_a_variable_that_would_not_parse() {
     let broken = [
         ("AWS_INIT_LOG_LEVEL", "bogus"),
+        ("AWS_INIT_LOG_FORMAT", "yaml"),
         ("AWS_INIT_BARE_ARNS", "maybe"),
         ("AWS_INIT_TIMEOUT", "abc"),
         ("AWS_INIT_CONCURRENCY", "many"),
@@ -352,6 +371,8 @@ fn a_flag_wins_over_a_variable_that_would_not_parse() {
     let flags = [
         "--log-level",
         "debug",
+        "--log-format",
+        "json",
         "--no-bare-arns",
         "--timeout",
         "5s",
@@ -365,6 +386,7 @@ fn a_flag_wins_over_a_variable_that_would_not_parse() {
     ];
     let mut options = defaults();
     options.log_level = Level::Debug;
+    options.log_format = Format::Json;
     options.bare_arns = false;
     options.timeout = Duration::from_secs(5);
     options.concurrency = 8;
@@ -407,4 +429,76 @@ fn check_and_offline() {
         parse_with(&["--check", "--health-check"], &[]),
         Err(UsageError::CheckAndHealthCheck)
     );
+}
+
+#[test]
+fn log_formats() {
+    for (text, format) in [
+        ("text", Format::Text),
+        ("json", Format::Json),
+        ("Json", Format::Json),
+    ] {
+        let expected = Options {
+            log_format: format,
+            ..defaults()
+        };
+        assert_eq!(
+            parse_with(&["--log-format", text, "app"], &[]),
+            run(expected, &["app"]),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        parse_with(&["--log-format", "yaml", "app"], &[]),
+        Err(UsageError::InvalidValue {
+            source_name: "--log-format",
+            value: "yaml".into(),
+            reason: "expected text or json",
+        })
+    );
+    assert_eq!(
+        parse_with(&["app"], &[("AWS_INIT_LOG_FORMAT", "")]),
+        run(defaults(), &["app"])
+    );
+}
+
+#[test]
+fn a_usage_error_is_reported_in_the_format_known_so_far() {
+    let format = |list: &[&str], vars: &[(&str, &str)]| match parse_usage(list, vars) {
+        Err(usage) => usage.log_format,
+        Ok(action) => panic!("parsed: {action:?}"),
+    };
+    let json = [("AWS_INIT_LOG_FORMAT", "json")];
+    assert_eq!(format(&["--bogus"], &[]), Format::Text);
+    assert_eq!(format(&["--bogus"], &json), Format::Json);
+    assert_eq!(
+        format(&["--log-format", "json", "--bogus"], &[]),
+        Format::Json
+    );
+    assert_eq!(
+        format(&["--log-format", "text", "--bogus"], &json),
+        Format::Text
+    );
+    // A flag after the mistake is never read, and a broken format cannot
+    // be used.
+    assert_eq!(
+        format(&["--bogus", "--log-format", "json"], &[]),
+        Format::Text
+    );
+    assert_eq!(
+        format(&["--log-format", "yaml", "app"], &json),
+        Format::Json
+    );
+    assert_eq!(
+        format(&["app"], &[("AWS_INIT_LOG_FORMAT", "yaml")]),
+        Format::Text
+    );
+    assert_eq!(
+        format(
+            &["app"],
+            &[("AWS_INIT_LOG_FORMAT", "json"), ("AWS_INIT_TIMEOUT", "0")]
+        ),
+        Format::Json
+    );
+    assert_eq!(format(&[], &json), Format::Json);
 }

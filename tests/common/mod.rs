@@ -11,6 +11,7 @@
 
 pub mod canary;
 pub mod checks;
+pub mod json_log;
 pub mod launch;
 pub mod mock;
 pub mod proxy;
