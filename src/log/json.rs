@@ -1,6 +1,6 @@
 //! Lays out a log line as one JSON object, for `--log-format json`.
 //!
-//! Written by hand rather than through serde: a line has five fixed fields,
+//! Written by hand rather than through serde: a line has a few fixed fields,
 //! and the encoder must escape more than JSON demands (see
 //! [`push_string`]) so that one event stays one line in any reader.
 
