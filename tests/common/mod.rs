@@ -15,6 +15,7 @@ pub mod launch;
 pub mod mock;
 pub mod proxy;
 pub mod temp;
+pub mod tls;
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
