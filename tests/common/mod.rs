@@ -14,6 +14,7 @@ pub mod checks;
 pub mod launch;
 pub mod mock;
 pub mod proxy;
+pub mod scratch;
 pub mod temp;
 pub mod tls;
 
