@@ -2,11 +2,12 @@
 //! holds only the static binary, a static program and what a container
 //! runtime provides, it resolves secrets from the emulator and starts the
 //! program, reaching AWS by address and, once the root has /etc/hosts, by
-//! `localhost`.
+//! `localhost`, and over HTTPS with the CA bundle the image brings.
 
 mod common;
 
 use common::scratch::*;
+use common::tls::{HttpsEndpoint, TestCa};
 use common::*;
 
 #[test]
@@ -66,5 +67,26 @@ fn an_empty_root_with_etc_hosts_reaches_the_endpoint_by_localhost() {
 
     assert_eq!(outcome.code(), 0, "{outcome:?}");
     assert_eq!(outcome.stdout, "TOKEN=value-by-localhost\n");
+    assert_eq!(outcome.stderr, "");
+}
+
+#[test]
+fn an_empty_root_reaches_an_https_endpoint_with_the_ca_bundle_it_brings() {
+    let ca = TestCa::new();
+    let https = HttpsEndpoint::new(&ca);
+    let name = unique("empty-root-tls");
+    emulator().put_secret(&name, "value-over-tls-in-an-empty-root");
+    let bundle = std::fs::read(ca.bundle()).unwrap();
+    let scratch = Scratch::new().with_file("ca.pem", &bundle);
+
+    let args = ["--log-level", "warn", SHOW_ENV, "TOKEN"];
+    let mut command = scratch.aws_init(&https.endpoint, Lockdown::default(), &args);
+    command
+        .env("TOKEN", format!("aws-secret:{name}"))
+        .env("AWS_CA_BUNDLE", "/ca.pem");
+    let outcome = run(&mut command);
+
+    assert_eq!(outcome.code(), 0, "{outcome:?}");
+    assert_eq!(outcome.stdout, "TOKEN=value-over-tls-in-an-empty-root\n");
     assert_eq!(outcome.stderr, "");
 }

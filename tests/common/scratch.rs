@@ -174,6 +174,12 @@ impl Scratch {
         self
     }
 
+    /// Adds a file at `name` under the root, as an image's own layer would.
+    pub fn with_file(self, name: &str, contents: &[u8]) -> Scratch {
+        fs::write(self.dir.path().join(name), contents).unwrap();
+        self
+    }
+
     /// The names of the files at the top of the root, sorted.
     pub fn entries(&self) -> Vec<String> {
         self.dir.entries()
