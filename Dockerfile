@@ -17,10 +17,8 @@ RUN scripts/build
 FROM scratch
 COPY --from=build /src/target/x86_64-unknown-linux-gnu/release/aws-init /aws-init
 COPY --from=build /src/target/x86_64-unknown-linux-gnu/release/aws-init.sha256 /aws-init.sha256
-# aws-init trusts the CA certificates of the system it runs on, and an empty
-# image has none: without this bundle no TLS connection to AWS could be
-# verified.
-COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+# No CA bundle: the public roots are built into aws-init, and AWS_CA_BUNDLE
+# or SSL_CERT_FILE name a bundle of your own.
 LABEL org.opencontainers.image.title="aws-init" \
       org.opencontainers.image.version="0.1.0" \
       org.opencontainers.image.licenses="MIT"

@@ -25,8 +25,18 @@ pub fn run() -> u8 {
         }
     };
 
+    let http_client = match crate::trust::http_client(|name| std::env::var_os(name)) {
+        Ok(client) => client,
+        Err(error) => {
+            log::error!("health check failed: {error}");
+            return exit_code::UNHEALTHY;
+        }
+    };
     let check = async {
-        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http_client)
+            .load()
+            .await;
         aws_sdk_sts::Client::new(&config)
             .get_caller_identity()
             .send()

@@ -18,6 +18,7 @@ mod reference;
 mod resolve;
 mod secret;
 mod supervise;
+mod trust;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -151,6 +151,8 @@ pub enum FetchError {
     AttemptTimeout(Duration),
     #[error("no AWS region is set; set AWS_REGION or refer to the value by ARN")]
     NoRegion,
+    #[error(transparent)]
+    Trust(crate::trust::TrustError),
     #[error("the response held no value")]
     Empty,
     #[error(
@@ -324,11 +326,18 @@ impl Plan {
         let started = Instant::now();
         let calls = retry::Calls::new(concurrency, timeout);
         let tracker = Tracker::default();
+        let http_client = match crate::trust::http_client(|name| std::env::var_os(name)) {
+            Ok(client) => client,
+            // Without the roots the user asked for, nothing is fetched:
+            // every reference fails with why.
+            Err(error) => return self.fail_all(FetchError::Trust(error)),
+        };
         let fetch = async {
             // Retries are aws-init's own (see the retry module), so the
             // SDK makes exactly one attempt per send.
             let config = aws_config::defaults(BehaviorVersion::latest())
                 .retry_config(RetryConfig::disabled())
+                .http_client(http_client)
                 .load()
                 .await;
             fetch_all(&config, &calls, &tracker, self.keys.clone(), self.paths()).await
@@ -359,6 +368,19 @@ impl Plan {
             fetched.paths.len(),
             started.elapsed().as_millis()
         );
+        fetched
+    }
+
+    /// What was fetched when nothing could be: `error` for every secret,
+    /// parameter and path.
+    fn fail_all(&self, error: FetchError) -> Fetched {
+        let mut fetched = Fetched::new();
+        for key in &self.keys {
+            fetched.values.insert(key.clone(), Err(error.clone()));
+        }
+        for path in self.paths() {
+            fetched.paths.insert(path, Err(error.clone()));
+        }
         fetched
     }
 

@@ -135,7 +135,14 @@ fn retryable<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool
         SdkError::TimeoutError(_) => true,
         // A connection refused, reset or closed early, or a connect
         // timeout; not a request the SDK could not build or sign.
-        SdkError::DispatchFailure(failure) => failure.is_io() || failure.is_timeout(),
+        // A certificate the trusted CAs do not vouch for fails the same
+        // way on every attempt, so it fails at once.
+        SdkError::DispatchFailure(failure) => {
+            let rejected = failure
+                .as_connector_error()
+                .is_some_and(|error| certificate_rejected(error));
+            (failure.is_io() || failure.is_timeout()) && !rejected
+        }
         SdkError::ConstructionFailure(_) => false,
         // By status rather than by code: a 5xx may come with a body that
         // cannot be parsed. A 200 whose body cannot be read would fail the
@@ -146,6 +153,26 @@ fn retryable<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool
                 || error.code().is_some_and(|code| THROTTLING.contains(&code))
         }
     }
+}
+
+/// Tells whether TLS rejected the server's certificate somewhere in the
+/// chain of causes of `error`. rustls's error reaches here nested in
+/// io::Errors, whose `source` skips the error they wrap, so the walk steps
+/// into an io::Error's payload instead.
+fn certificate_rejected(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(rustls::Error::InvalidCertificate(_)) = error.downcast_ref::<rustls::Error>() {
+            return true;
+        }
+        next = match error.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => error.source(),
+        };
+    }
+    false
 }
 
 /// How long to wait before retry `retries` + 1: a uniformly random time up

@@ -15,7 +15,9 @@ pub mod json_log;
 pub mod launch;
 pub mod mock;
 pub mod proxy;
+pub mod scratch;
 pub mod temp;
+pub mod tls;
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
