@@ -59,26 +59,13 @@ pub fn emulator() -> &'static Emulator {
 impl Emulator {
     fn start() -> Emulator {
         let root = env!("CARGO_MANIFEST_DIR");
-        let mut process = Command::new(format!("{root}/.venv/bin/python"))
-            .arg(format!("{root}/scripts/emulator.py"))
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the emulator: run scripts/test, which installs it into .venv");
-        let stdin = process.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(process.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let endpoint = line
-            .strip_prefix("ready ")
-            .unwrap_or_else(|| panic!("emulator did not start: {line:?}"))
-            .trim()
-            .to_owned();
+        let (process, stdin, endpoint) = start_server(
+            "the emulator",
+            Command::new(format!("{root}/.venv/bin/python"))
+                .arg(format!("{root}/scripts/emulator.py"))
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin"),
+        );
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -282,6 +269,32 @@ impl Emulator {
     pub fn aws_init(&self) -> Command {
         aws_init_at(&self.endpoint)
     }
+}
+
+/// Starts a loopback server of the tests', one that serves until its
+/// stdin closes and says `ready ENDPOINT` on stdout once it listens.
+/// Returns it, its stdin and the endpoint.
+pub fn start_server(what: &str, command: &mut Command) -> (Child, ChildStdin, String) {
+    let mut process = command
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| {
+            panic!("start {what}: {error}; run scripts/test, which installs it into .venv")
+        });
+    let stdin = process.stdin.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(process.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let endpoint = line
+        .strip_prefix("ready ")
+        .unwrap_or_else(|| panic!("{what} did not start: {line:?}"))
+        .trim()
+        .to_owned();
+    (process, stdin, endpoint)
 }
 
 /// A name no other test uses, so tests can share the emulator.

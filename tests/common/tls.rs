@@ -2,9 +2,8 @@
 //! HTTPS endpoint in front of the emulator whose certificate it signed.
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command};
 
 use super::emulator;
 use super::temp::TempDir;
@@ -118,28 +117,15 @@ impl HttpsEndpoint {
             .strip_prefix("http://")
             .unwrap()
             .to_owned();
-        let mut process = Command::new(format!("{root}/.venv/bin/python"))
-            .arg(format!("{root}/tests/common/tls_proxy.py"))
-            .arg(ca.path().join("server.pem"))
-            .arg(ca.path().join("server.key"))
-            .arg(upstream)
-            .env_clear()
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdin = process.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(process.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let endpoint = line
-            .strip_prefix("ready ")
-            .unwrap_or_else(|| panic!("the TLS proxy did not start: {line:?}"))
-            .trim()
-            .to_owned();
+        let (process, stdin, endpoint) = super::start_server(
+            "the TLS proxy",
+            Command::new(format!("{root}/.venv/bin/python"))
+                .arg(format!("{root}/tests/common/tls_proxy.py"))
+                .arg(ca.path().join("server.pem"))
+                .arg(ca.path().join("server.key"))
+                .arg(upstream)
+                .env_clear(),
+        );
         HttpsEndpoint {
             endpoint,
             _process: process,
