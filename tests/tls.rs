@@ -26,26 +26,26 @@ fn resolve_through(https: &HttpsEndpoint, vars: &[(&str, &str)]) -> (Outcome, St
     (run(command.args(args)), reference)
 }
 
-#[test]
-fn aws_ca_bundle_names_the_ca_that_is_trusted() {
+/// Resolves through an endpoint of a test CA that `variable` names, and
+/// checks the value arrives.
+fn assert_trusts_the_ca_named_by(variable: &str) {
     let ca = TestCa::new();
     let https = HttpsEndpoint::new(&ca);
     let bundle = ca.bundle();
-    let (outcome, _) = resolve_through(&https, &[("AWS_CA_BUNDLE", bundle.to_str().unwrap())]);
-    assert_eq!(outcome.code(), 0, "{outcome:?}");
-    assert_eq!(outcome.stdout, "value-over-tls\n");
-    assert_eq!(outcome.stderr, "");
+    let (outcome, _) = resolve_through(&https, &[(variable, bundle.to_str().unwrap())]);
+    assert_eq!(outcome.code(), 0, "{variable}: {outcome:?}");
+    assert_eq!(outcome.stdout, "value-over-tls\n", "{variable}");
+    assert_eq!(outcome.stderr, "", "{variable}");
+}
+
+#[test]
+fn aws_ca_bundle_names_the_ca_that_is_trusted() {
+    assert_trusts_the_ca_named_by("AWS_CA_BUNDLE");
 }
 
 #[test]
 fn ssl_cert_file_names_the_ca_that_is_trusted() {
-    let ca = TestCa::new();
-    let https = HttpsEndpoint::new(&ca);
-    let bundle = ca.bundle();
-    let (outcome, _) = resolve_through(&https, &[("SSL_CERT_FILE", bundle.to_str().unwrap())]);
-    assert_eq!(outcome.code(), 0, "{outcome:?}");
-    assert_eq!(outcome.stdout, "value-over-tls\n");
-    assert_eq!(outcome.stderr, "");
+    assert_trusts_the_ca_named_by("SSL_CERT_FILE");
 }
 
 #[test]
