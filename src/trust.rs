@@ -54,6 +54,14 @@ pub fn http_client(var: impl Fn(&str) -> Option<OsString>) -> Result<SharedHttpC
     // The connector function is the one way to reach the settings the SDK
     // passes per client (timeouts, sleep), as its own default client does.
     let client = Builder::new().build_with_connector_fn(move |settings, components| {
+        // The SDK also calls this with neither, once for every client it
+        // builds, only to load the system's roots early, and drops what it
+        // gets. Every real connection passes both. Parsing the roots is
+        // most of what resolving costs in CPU, so that call gets a
+        // connector without TLS instead: one build instead of four.
+        if settings.is_none() && components.is_none() {
+            return ConnectorBuilder::default().build_http();
+        }
         let mut connector = ConnectorBuilder::default()
             .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
             .tls_context(context.clone());
@@ -135,14 +143,30 @@ fn usable(der: &CertificateDer<'_>) -> bool {
 /// Encodes a DER certificate as PEM, the only form the SDK's trust store
 /// takes.
 fn pem(der: &CertificateDer<'_>) -> Vec<u8> {
-    let encoded = STANDARD.encode(der.as_ref());
     let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
-    // RFC 7468 lines hold 64 characters; base64 is ASCII, so byte chunks
-    // are whole characters.
-    for line in encoded.as_bytes().chunks(64) {
-        pem.push_str(&String::from_utf8_lossy(line));
+    // RFC 7468 lines hold 64 characters: 48 bytes each, encoded.
+    for line in der.as_ref().chunks(48) {
+        STANDARD.encode_string(line, &mut pem);
         pem.push('\n');
     }
     pem.push_str("-----END CERTIFICATE-----\n");
     pem.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_round_trips_every_built_in_root_in_lines_of_64() {
+        for root in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+            let pem = pem(root);
+            let text = std::str::from_utf8(&pem).unwrap();
+            assert!(text.lines().all(|line| line.len() <= 64), "{text}");
+            let decoded = CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            assert_eq!(decoded, std::slice::from_ref(root));
+        }
+    }
 }
