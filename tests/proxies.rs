@@ -494,3 +494,27 @@ fn the_health_check_goes_through_the_proxy_too() {
     assert_eq!(outcome.stderr, "");
     assert_eq!(proxy.seen(), [seen(Kind::Forward, endpoint, None)]);
 }
+
+#[test]
+fn a_proxy_variable_that_is_not_utf8_fails_closed() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    let name = unique("proxied");
+    emulator().put_secret(&name, "value-via-proxy");
+    let reference = format!("aws-secret:{name}");
+    let mut command = emulator().aws_init();
+    command
+        .env("https_proxy", OsStr::from_bytes(b"http://proxy\xff:3128"))
+        .env("TOKEN", &reference)
+        .args(["--log-level", "warn", "printenv", "TOKEN"]);
+    let outcome = run(&mut command);
+    assert_eq!(outcome.code(), 125, "{outcome:?}");
+    assert_eq!(
+        outcome.stderr,
+        format!(
+            "{ERROR}TOKEN: cannot resolve {reference}: https_proxy is not valid UTF-8; set it to \
+             a proxy URL such as http://HOST:PORT\n{NOT_STARTED}"
+        )
+    );
+}
