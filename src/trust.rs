@@ -7,6 +7,7 @@
 //! Mozilla's public roots in (webpki-root-certs) and, like the AWS CLI and
 //! the other SDKs, lets `AWS_CA_BUNDLE` replace them; `SSL_CERT_FILE`, the
 //! OpenSSL convention, does the same when `AWS_CA_BUNDLE` is not set.
+//! The proxies the client goes through are checked in [`crate::proxy`].
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -518,3 +518,26 @@ fn a_proxy_variable_that_is_not_utf8_fails_closed() {
         )
     );
 }
+
+#[test]
+fn the_test_proxy_refuses_every_target_off_loopback() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    let proxy = ConnectProxy::open();
+    for request in [
+        "CONNECT 192.0.2.1:443 HTTP/1.1\r\nHost: 192.0.2.1:443\r\n\r\n",
+        "GET http://localhost:80/ HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    ] {
+        let mut stream = TcpStream::connect(target(&proxy.url)).unwrap();
+        stream.set_read_timeout(Some(GUARD)).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 403 "),
+            "{request:?}: {answer:?}"
+        );
+    }
+    assert_eq!(proxy.seen().len(), 2);
+}
