@@ -279,6 +279,20 @@ fn proxy_credentials_refused_on_connect_fail_closed_at_once() {
     let (outcome, _) = resolve_at(endpoint, &vars, &["--log-level", "debug"]);
     assert_eq!(outcome.code(), 125, "{outcome:?}");
     assert_password_hidden(&outcome);
+
+    let (outcome, reference) = resolve_at(endpoint, &vars, &["--check"]);
+    let name = reference.strip_prefix("aws-secret:").unwrap();
+    assert_eq!(outcome.code(), 1, "{outcome:?}");
+    assert_eq!(
+        outcome.stdout,
+        format!(
+            "TOKEN: Secrets Manager, us-east-1, {name}, stage AWSCURRENT: failed: request \
+             failed: the request could not be sent: the proxy in HTTPS_PROXY refused the tunnel \
+             with 407 Proxy Authentication Required; give it credentials as \
+             http://USER:PASSWORD@HOST:PORT\n"
+        )
+    );
+    assert_password_hidden(&outcome);
 }
 
 #[test]
