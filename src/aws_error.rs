@@ -15,6 +15,8 @@ use std::fmt;
 use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 
+use crate::proxy;
+
 /// What went wrong with one call.
 pub struct Described {
     /// The AWS error code, when the service sent one.
@@ -47,12 +49,25 @@ where
         SdkError::ConstructionFailure(_) => {
             format!("the request could not be made: {}", causes(error))
         }
-        SdkError::DispatchFailure(_) => format!("the request could not be sent: {}", causes(error)),
+        SdkError::DispatchFailure(_) => match proxy::tunnel_failure(error) {
+            Some(tunnel) => format!("the request could not be sent: {}", tunnel.describe()),
+            None => format!("the request could not be sent: {}", causes(error)),
+        },
         SdkError::TimeoutError(_) => "the request timed out".to_owned(),
         SdkError::ResponseError(_) => "the response could not be read".to_owned(),
         // A success status here means the body could not be parsed.
         SdkError::ServiceError(service) if service.raw().status().is_success() => {
             "the response could not be read".to_owned()
+        }
+        // A forward proxy asks for credentials on the request itself.
+        SdkError::ServiceError(service) if service.raw().status().as_u16() == 407 => {
+            match proxy::http_variable() {
+                Some(variable) => format!(
+                    "the proxy in {variable} answered 407 Proxy Authentication Required; \
+                     give it credentials as http://USER:PASSWORD@HOST:PORT"
+                ),
+                None => "the service answered HTTP 407 Proxy Authentication Required".to_owned(),
+            }
         }
         SdkError::ServiceError(service) => format!(
             "the service answered HTTP {} without an error code",

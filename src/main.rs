@@ -14,6 +14,7 @@ mod cli;
 mod exit_code;
 mod health;
 mod log;
+mod proxy;
 mod reference;
 mod resolve;
 mod secret;

@@ -7,11 +7,11 @@
 //! Mozilla's public roots in (webpki-root-certs) and, like the AWS CLI and
 //! the other SDKs, lets `AWS_CA_BUNDLE` replace them; `SSL_CERT_FILE`, the
 //! OpenSSL convention, does the same when `AWS_CA_BUNDLE` is not set.
+//! The proxies the client goes through are checked in [`crate::proxy`].
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
 use aws_smithy_http_client::{Builder, ConnectorBuilder};
@@ -41,12 +41,16 @@ pub enum TrustError {
     },
     #[error("cannot set up TLS: {0}")]
     Context(String),
+    #[error(transparent)]
+    Proxy(#[from] crate::proxy::ProxyError),
 }
 
 /// Builds the HTTP client the SDK clients use: the SDK's default (rustls
 /// with aws-lc, proxies from the environment as the latest behaviour
-/// version has it), trusting what [`trust_store`] chooses.
+/// version has it, once [`crate::proxy::config`] has checked them),
+/// trusting what [`trust_store`] chooses.
 pub fn http_client(var: impl Fn(&str) -> Option<OsString>) -> Result<SharedHttpClient, TrustError> {
+    let proxies = crate::proxy::config(&var)?;
     let context = TlsContext::builder()
         .with_trust_store(trust_store(var)?)
         .build()
@@ -69,7 +73,7 @@ pub fn http_client(var: impl Fn(&str) -> Option<OsString>) -> Result<SharedHttpC
         if let Some(components) = components {
             connector.set_sleep_impl(components.sleep_impl());
         }
-        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.set_proxy_config(Some(proxies.clone()));
         connector.build()
     });
     Ok(client)

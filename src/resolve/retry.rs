@@ -22,6 +22,7 @@ use tokio::sync::Semaphore;
 
 use super::FetchError;
 use crate::log;
+use crate::proxy;
 
 /// The first backoff's upper bound; each retry doubles it.
 const BASE_BACKOFF: Duration = Duration::from_millis(100);
@@ -136,11 +137,15 @@ fn retryable<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool
         // A connection refused, reset or closed early, or a connect
         // timeout; not a request the SDK could not build or sign.
         // A certificate the trusted CAs do not vouch for fails the same
-        // way on every attempt, so it fails at once.
+        // way on every attempt, and so do credentials a proxy refuses
+        // (407), so they fail at once. Any other refusal of a CONNECT
+        // tunnel is retried: its status is not known, and a 502 or 503 of
+        // a proxy whose upstream is briefly down would pass.
         SdkError::DispatchFailure(failure) => {
-            let rejected = failure
-                .as_connector_error()
-                .is_some_and(|error| certificate_rejected(error));
+            let rejected = failure.as_connector_error().is_some_and(|error| {
+                certificate_rejected(error)
+                    || proxy::tunnel_failure(error) == Some(proxy::Tunnel::AuthRequired)
+            });
             (failure.is_io() || failure.is_timeout()) && !rejected
         }
         SdkError::ConstructionFailure(_) => false,

@@ -3,14 +3,15 @@
 //!
 //! Every run gets dummy credentials, `AWS_EC2_METADATA_DISABLED=true` and a
 //! loopback endpoint, and nothing of the machine's own environment (such as
-//! `AWS_CA_BUNDLE` or `SSL_CERT_FILE`), so no test can reach a real AWS
-//! endpoint or a metadata address.
+//! `AWS_CA_BUNDLE`, `SSL_CERT_FILE` or `HTTPS_PROXY`), so no test can reach
+//! a real AWS endpoint or a metadata address, or a proxy of the machine's.
 
 // Each test binary uses a different part of the harness.
 #![allow(dead_code)]
 
 pub mod canary;
 pub mod checks;
+pub mod connect_proxy;
 pub mod json_log;
 pub mod launch;
 pub mod mock;
@@ -30,6 +31,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+use aws_smithy_http_client::tls::Provider;
+use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_aws-init");
 pub const REGION: &str = "us-east-1";
@@ -85,6 +89,7 @@ impl Emulator {
             .endpoint_url(&self.endpoint)
             .region(Region::new(region.to_owned()))
             .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .http_client(direct_client())
             .build();
         aws_sdk_secretsmanager::Client::from_conf(config)
     }
@@ -97,6 +102,7 @@ impl Emulator {
             .credentials_provider(aws_sdk_ssm::config::Credentials::new(
                 "testing", "testing", None, None, "test",
             ))
+            .http_client(direct_client())
             .build();
         aws_sdk_ssm::Client::from_conf(config)
     }
@@ -269,6 +275,15 @@ impl Emulator {
     pub fn aws_init(&self) -> Command {
         aws_init_at(&self.endpoint)
     }
+}
+
+/// An HTTP client for the harness's own calls to the emulator that goes
+/// through no proxy: the SDK's default one would follow any proxy variable
+/// set on the machine running the tests.
+fn direct_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .build_https()
 }
 
 /// Starts a loopback server of the tests', one that serves until its

@@ -111,12 +111,14 @@ pub struct HttpsEndpoint {
 
 impl HttpsEndpoint {
     pub fn new(ca: &TestCa) -> HttpsEndpoint {
+        let upstream = emulator().endpoint.strip_prefix("http://").unwrap();
+        HttpsEndpoint::in_front_of(ca, upstream)
+    }
+
+    /// A TLS-terminating proxy in front of `upstream` (`127.0.0.1:PORT`),
+    /// such as a forward proxy that clients must reach over TLS.
+    pub fn in_front_of(ca: &TestCa, upstream: &str) -> HttpsEndpoint {
         let root = env!("CARGO_MANIFEST_DIR");
-        let upstream = emulator()
-            .endpoint
-            .strip_prefix("http://")
-            .unwrap()
-            .to_owned();
         let (process, stdin, endpoint) = super::start_server(
             "the TLS proxy",
             Command::new(format!("{root}/.venv/bin/python"))
