@@ -12,6 +12,7 @@
 pub mod canary;
 pub mod checks;
 pub mod connect_proxy;
+pub mod dns;
 pub mod json_log;
 pub mod launch;
 pub mod mock;

@@ -176,7 +176,9 @@ impl Scratch {
 
     /// Adds a file at `name` under the root, as an image's own layer would.
     pub fn with_file(self, name: &str, contents: &[u8]) -> Scratch {
-        fs::write(self.dir.path().join(name), contents).unwrap();
+        let path = self.dir.path().join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, contents).unwrap();
         self
     }
 
