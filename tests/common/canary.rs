@@ -304,7 +304,7 @@ impl Workspace {
             "aws-init wrote files"
         );
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let binary = Path::new(super::BIN).parent().unwrap();
+        let binary = Path::new(super::bin()).parent().unwrap();
         let mut written = Vec::new();
         for temporary in [std::env::temp_dir(), "/var/tmp".into(), "/dev/shm".into()] {
             self.new_files(&temporary, Depth::NewDirectories, &mut written);
