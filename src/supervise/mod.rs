@@ -234,23 +234,27 @@ fn supervise(
                 }
             }
             Some(libc::SIGCHLD) => {}
-            Some(signal) => match status.state() {
+            // One reading of the pipe for both answers: a match guard that
+            // read it again could find a failed exec's code there and fall
+            // through to the arm that forwards, and the signal would end
+            // the child that is exiting with 126 or 127.
+            Some(signal) => match status.phase() {
                 // Between the child's READY and the end of its exec, a
                 // signal would hit aws-init's own code, and an exec that
                 // then fails would report the signal, not 126 or 127. It
                 // is held until the exec has closed the status pipe.
-                State::Started if status.exec_pending() => {
+                (true, State::Started) => {
                     shutdown.on_signal(signal);
                     held.push(signal);
                 }
-                State::Started => {
+                (false, State::Started) => {
                     shutdown.on_signal(signal);
                     forward(child, signal, exited.is_some(), options, &mut shutdown);
                 }
                 // The resolving child has nothing to clean up, so it is
                 // killed outright, and aws-init reports the signal it was
                 // asked to stop with.
-                State::Resolving if signals::is_stop_request(signal) && stopped.is_none() => {
+                (_, State::Resolving) if signals::is_stop_request(signal) && stopped.is_none() => {
                     log::debug!(
                         "{} before the command started; stopping",
                         signals::name(signal)
@@ -258,7 +262,7 @@ fn supervise(
                     stopped = Some(Stopped::BySignal(signal));
                     kill(child, libc::SIGKILL);
                 }
-                State::Resolving | State::Failed | State::Died => {
+                (_, State::Resolving | State::Failed | State::Died) => {
                     log::debug!(
                         "dropped {}: the command has not started",
                         signals::name(signal)
@@ -268,9 +272,9 @@ fn supervise(
         }
 
         if !held.is_empty() {
-            match status.state() {
-                State::Started if status.exec_pending() => {}
-                State::Started => {
+            match status.phase() {
+                (true, State::Started) => {}
+                (false, State::Started) => {
                     for signal in std::mem::take(&mut held) {
                         forward(child, signal, exited.is_some(), options, &mut shutdown);
                     }
@@ -483,10 +487,12 @@ impl Status {
         }
     }
 
-    /// Tells whether the child said READY but has not finished its exec:
-    /// exec closes the pipe, and a failed exec writes its code instead.
-    fn exec_pending(&mut self) -> bool {
-        self.state() == State::Started && !self.closed
+    /// Returns whether the child said READY but has not finished its exec
+    /// (exec closes the pipe, and a failed exec writes its code instead),
+    /// with the state, both from one reading of the pipe.
+    fn phase(&mut self) -> (bool, State) {
+        let state = self.state();
+        (state == State::Started && !self.closed, state)
     }
 
     fn state(&mut self) -> State {
