@@ -75,6 +75,15 @@ fn resolve_at(endpoint: &str, vars: &[(&str, &str)], args: &[&str]) -> (Outcome,
     )
 }
 
+/// The whole stderr of a run with `--timeout 2s` whose request was still
+/// being retried when time ran out, after a send that failed with `why`.
+fn unsent_at_the_deadline(reference: &str, why: &str) -> String {
+    format!(
+        "{ERROR}TOKEN: cannot resolve {reference}: no answer within 2000 ms (--timeout); still \
+         retrying after request failed: the request could not be sent: {why}\n{NOT_STARTED}"
+    )
+}
+
 /// [`resolve_at`] with only warnings and errors, so that the output can be
 /// compared whole.
 fn resolve_quietly(endpoint: &str, vars: &[(&str, &str)]) -> (Outcome, String) {
@@ -332,10 +341,9 @@ fn a_proxy_that_refuses_the_tunnel_fails_closed_when_time_runs_out() {
     assert_eq!(outcome.stdout, "");
     assert_eq!(
         outcome.stderr,
-        format!(
-            "{ERROR}TOKEN: cannot resolve {reference}: no answer within 2000 ms (--timeout); \
-             still retrying after request failed: the request could not be sent: the proxy in \
-             HTTPS_PROXY refused the tunnel (CONNECT) to the endpoint\n{NOT_STARTED}"
+        unsent_at_the_deadline(
+            &reference,
+            "the proxy in HTTPS_PROXY refused the tunnel (CONNECT) to the endpoint"
         )
     );
     assert!(proxy.count(Kind::Connect, &target(endpoint)) >= 1);
@@ -384,11 +392,7 @@ fn an_unreachable_proxy_fails_closed_and_never_goes_direct() {
         assert_eq!(outcome.stdout, "");
         assert_eq!(
             outcome.stderr,
-            format!(
-                "{ERROR}TOKEN: cannot resolve {reference}: no answer within 2000 ms \
-                 (--timeout); still retrying after request failed: the request could not be \
-                 sent: {why}\n{NOT_STARTED}"
-            ),
+            unsent_at_the_deadline(&reference, why),
             "{variable}"
         );
 
